@@ -1,0 +1,9 @@
+//! wasmplug integration tests: one binary (wasmtime links once, each guest compiles once).
+//!
+//! Guests are built by `cargo xtask build-guests` (which `cargo xtask test` runs first).
+
+mod bad_input;
+mod persistence;
+mod sandbox;
+mod state_contract;
+mod support;
