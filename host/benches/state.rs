@@ -4,6 +4,8 @@
 //! Prints a table of per-operation latency (median and p99 over batches) for get and set of
 //! a 100-byte value, in-process, and the wasm/native ratio.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

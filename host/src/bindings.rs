@@ -12,7 +12,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub(crate) use exports::wasmplug::dapr::state_store as state;
-pub(crate) use wasmplug::dapr::{
+pub(crate) use self::exports::wasmplug::dapr::state_store as state;
+pub(crate) use self::wasmplug::dapr::{
     config, keyvalue_atomics, keyvalue_batch, keyvalue_store, logging, types,
 };

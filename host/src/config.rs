@@ -598,7 +598,7 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(e.component.as_deref(), Some("s"));
-        assert_eq!(e.key.as_deref(), Some("grants.keyValue[0]"));
+        assert_eq!(e.key.as_deref(), Some("grants.keyValue[0].bakend"));
         assert!(e.message.contains("unknown field `bakend`"), "{e}");
         assert!(
             e.to_string()

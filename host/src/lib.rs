@@ -18,28 +18,21 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
 //! # let wasm = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests/state-store.wasm");
-//! # let config_path = dir.path().join("wasmplug.yaml");
-//! # std::fs::write(&config_path, format!(r#"
-//! // wasmplug.yaml:
-//! // apiVersion: wasmplug.dev/v1alpha1
-//! // kind: Components
-//! // components:
-//! //   - name: orders
-//! //     type: state
-//! //     wasm: state-store.wasm
-//! //     grants:
-//! //       keyValue:
-//! //         - bucket: state
-//! # apiVersion: wasmplug.dev/v1alpha1
-//! # kind: Components
-//! # components:
-//! #   - name: orders
-//! #     type: state
-//! #     wasm: {wasm:?}
-//! #     grants:
-//! #       keyValue:
-//! #         - bucket: state
-//! # "#))?;
+//! // A config with one state store, backed by a durable host key-value bucket.
+//! let yaml = format!(r#"
+//! apiVersion: wasmplug.dev/v1alpha1
+//! kind: Components
+//! components:
+//!   - name: orders
+//!     type: state
+//!     wasm: {wasm:?}
+//!     grants:
+//!       keyValue:
+//!         - bucket: state
+//! "#);
+//! let config_path = dir.path().join("wasmplug.yaml");
+//! std::fs::write(&config_path, yaml)?;
+//!
 //! let host = Host::load(&config_path)?;
 //! let orders = host.state_store("orders").await?;
 //!
@@ -115,7 +108,7 @@ pub enum Error {
         /// Component name.
         component: String,
         /// Why.
-        source: StateError,
+        source: Box<StateError>,
     },
 }
 
@@ -213,7 +206,7 @@ impl Host {
             .collect();
         store.init(metadata).await.map_err(|source| Error::Init {
             component: name.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
         let mut map = self.state_stores.lock().unwrap_or_else(|p| p.into_inner());
         Ok(map.entry(name.to_owned()).or_insert(store).clone())

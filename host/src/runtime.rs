@@ -211,10 +211,10 @@ impl Runtime {
             None => {
                 let c = Component::from_binary(&self.engine, bytes)
                     .map_err(|e| err(format!("invalid component: {e:#}")))?;
-                if let Some(file) = &cache_file {
-                    if let Err(e) = write_cache(file, &c) {
-                        tracing::warn!(component = name, file = %file.display(), "cannot write compile cache: {e}");
-                    }
+                if let Some(file) = &cache_file
+                    && let Err(e) = write_cache(file, &c)
+                {
+                    tracing::warn!(component = name, file = %file.display(), "cannot write compile cache: {e}");
                 }
                 c
             }

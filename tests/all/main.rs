@@ -2,6 +2,8 @@
 //!
 //! Guests are built by `cargo xtask build-guests` (which `cargo xtask test` runs first).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod bad_input;
 mod persistence;
 mod sandbox;
