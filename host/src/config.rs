@@ -84,6 +84,13 @@ impl BlockKind {
         }
     }
 
+    /// The prefix of the component type daprd registers (`state.<name>`, ...).
+    pub fn dapr_prefix(self) -> &'static str {
+        match self {
+            BlockKind::State => "state",
+        }
+    }
+
     /// The WIT interface a component exports to implement this block.
     pub fn wit_export(self) -> &'static str {
         match self {

@@ -51,9 +51,11 @@
 
 mod bindings;
 pub mod blocks;
+pub mod bridge;
 pub mod config;
 mod imports;
 pub mod kv;
+pub mod proto;
 pub mod runtime;
 
 use std::collections::{BTreeMap, HashMap};

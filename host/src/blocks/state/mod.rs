@@ -14,11 +14,13 @@
 //! - [`StateStore::bulk_get`] returns one entry per requested key, in request order;
 //! - [`StateStore::transact`] applies operations in order, all or nothing.
 
+pub mod grpc;
 mod memory;
 mod wasm;
 
 use std::collections::BTreeMap;
 
+pub use grpc::GrpcStateStore;
 pub use memory::MemoryStateStore;
 pub use wasm::WasmStateStore;
 
