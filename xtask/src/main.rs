@@ -4,11 +4,14 @@
 //!   (Rust guests: `guests/rust/<name>` → `target/guests/<name>.wasm`).
 //! - `test`: builds the guests, then runs every test (host, integration, doctests, guest
 //!   unit tests).
-//! - `quickstart`: builds the guests and runs the embedded quickstart example.
+//! - `quickstart`: builds the guests, runs the embedded example, then starts `wasmplug serve`
+//!   on the quickstart config, exercises it over its socket with `wasmplug call`, and stops it.
 //! - `bench`: builds the guests and runs the benchmarks.
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -32,20 +35,7 @@ fn main() -> Result<()> {
                 .arg(host_triple()?)
                 .env("CARGO_TARGET_DIR", root.join("target/guest-test")))
         }
-        Some("quickstart") => {
-            build_guests(&root)?;
-            run(cargo(&root)
-                .args([
-                    "run",
-                    "--quiet",
-                    "-p",
-                    "wasmplug",
-                    "--example",
-                    "quickstart",
-                    "--",
-                ])
-                .arg(root.join("examples/quickstart/wasmplug.yaml")))
-        }
+        Some("quickstart") => quickstart(&root),
         Some("bench") => {
             build_guests(&root)?;
             run(cargo(&root)
@@ -135,5 +125,103 @@ fn build_guests(root: &Path) -> Result<()> {
         let size = std::fs::metadata(b)?.len();
         eprintln!("built {} ({} KiB)", b.display(), size / 1024);
     }
+    Ok(())
+}
+
+/// The README's first command.
+fn quickstart(root: &Path) -> Result<()> {
+    build_guests(root)?;
+    let config = root.join("examples/quickstart/wasmplug.yaml");
+    run(cargo(root).args(["build", "--quiet", "-p", "wasmplug", "--bins", "--examples"]))?;
+
+    println!("\n== 1. embedded: a Rust program uses the component through a typed API");
+    run(Command::new(root.join("target/debug/examples/quickstart")).arg(&config))?;
+
+    println!("\n== 2. sidecar: `wasmplug serve` serves it to daprd over a UNIX socket");
+    let wasmplug = root.join("target/debug/wasmplug");
+    let folder = std::env::temp_dir().join(format!("wasmplug-quickstart-{}", std::process::id()));
+    let mut server = Command::new(&wasmplug)
+        .arg("serve")
+        .arg(&config)
+        .arg("--sockets-folder")
+        .arg(&folder)
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting wasmplug serve")?;
+    let stderr = server.stderr.take().context("serve stderr")?;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let logger = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            eprintln!("  [serve] {line}");
+            if line.contains("wasmplug ready") {
+                let _ = ready_tx.send(());
+            }
+        }
+    });
+    let result = (|| -> Result<()> {
+        ready_rx
+            .recv_timeout(Duration::from_secs(60))
+            .context("wasmplug serve did not become ready")?;
+        let call = |args: &[&str], expect_ok: bool| -> Result<()> {
+            println!("$ wasmplug call statestore state {}", args.join(" "));
+            let status = Command::new(&wasmplug)
+                .arg("call")
+                .arg("statestore")
+                .arg("--sockets-folder")
+                .arg(&folder)
+                .arg("state")
+                .args(args)
+                .status()?;
+            if status.success() != expect_ok {
+                bail!(
+                    "`wasmplug call ... {}` {}",
+                    args.join(" "),
+                    if expect_ok {
+                        "failed"
+                    } else {
+                        "should have failed"
+                    }
+                );
+            }
+            Ok(())
+        };
+        call(&["features"], true)?;
+        call(
+            &["set", "greeting", "hello from the sidecar", "--ttl", "3600"],
+            true,
+        )?;
+        call(&["get", "greeting"], true)?;
+        call(
+            &["set", "greeting", "overwrite?", "--etag", "not-the-etag"],
+            false,
+        )?;
+        call(
+            &["bulk-get", "greeting", "visits", "order-1", "missing"],
+            true,
+        )?;
+        call(&["delete", "greeting"], true)?;
+        call(&["get", "greeting"], true)
+    })();
+    // Stop it the way a container runtime does, and check it cleaned up.
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
+    let status = server.wait()?;
+    let _ = logger.join();
+    result?;
+    if !status.success() {
+        bail!("wasmplug serve exited with {status}");
+    }
+    let leftover = folder.join("statestore.sock");
+    if leftover.exists() {
+        bail!("{} was not removed on shutdown", leftover.display());
+    }
+    let _ = std::fs::remove_dir(&folder);
+    println!("\nquickstart done: wasmplug serve stopped cleanly and removed its socket");
     Ok(())
 }
