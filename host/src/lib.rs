@@ -110,7 +110,7 @@ pub enum Error {
         /// Component name.
         component: String,
         /// Why.
-        source: Box<StateError>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -124,7 +124,8 @@ pub struct Host {
     runtime: Arc<Runtime>,
     kv: Arc<KvManager>,
     components: BTreeMap<String, Arc<LoadedComponent>>,
-    state_stores: Mutex<HashMap<String, WasmStateStore>>,
+    /// Initialised embedding handles, by component name and handle type.
+    handles: Mutex<HashMap<(String, std::any::TypeId), Box<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl Host {
@@ -153,7 +154,7 @@ impl Host {
             runtime,
             kv,
             components,
-            state_stores: Mutex::new(HashMap::new()),
+            handles: Mutex::new(HashMap::new()),
         })
     }
 
@@ -187,41 +188,15 @@ impl Host {
         Ok(c)
     }
 
-    /// The state store `name`, initialised with its config metadata. Repeated calls return
-    /// handles to the same instance.
-    pub async fn state_store(&self, name: &str) -> Result<WasmStateStore, Error> {
-        if let Some(s) = self
-            .state_stores
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-        {
-            return Ok(s.clone());
-        }
-        let store = self.state_store_instance(name, DEFAULT_INSTANCE)?;
-        let metadata = self
-            .component(name, BlockKind::State)?
-            .config
-            .metadata
-            .iter()
-            .cloned()
-            .collect();
-        store.init(metadata).await.map_err(|source| Error::Init {
-            component: name.to_owned(),
-            source: Box::new(source),
-        })?;
-        let mut map = self.state_stores.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(map.entry(name.to_owned()).or_insert(store).clone())
-    }
-
-    /// A new, *uninitialised* instance of state store `name` for Dapr instance `instance`,
-    /// with its own sandbox and its own key-value namespace. Call [`StateStore::init`] first.
-    pub fn state_store_instance(
+    /// A new, uninitialised guest of component `name` for Dapr instance `instance`: its own
+    /// sandbox, and its own namespace in every granted key-value bucket.
+    pub(crate) fn guest<W: runtime::World>(
         &self,
         name: &str,
         instance: &str,
-    ) -> Result<WasmStateStore, Error> {
-        let component = self.component(name, BlockKind::State)?.clone();
+        block: BlockKind,
+    ) -> Result<Guest<W>, Error> {
+        let component = self.component(name, block)?.clone();
         let mut buckets = HashMap::new();
         for g in &component.config.grants.key_value {
             let b = self
@@ -234,8 +209,65 @@ impl Host {
                 })?;
             buckets.insert(g.bucket.clone(), b);
         }
-        Ok(WasmStateStore::new(Guest::new(
-            component, instance, buckets,
-        )?))
+        Ok(Guest::new(component, instance, buckets)?)
+    }
+
+    fn cached<T: Clone + Send + Sync + 'static>(&self, name: &str) -> Option<T> {
+        let map = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&(name.to_owned(), std::any::TypeId::of::<T>()))
+            .and_then(|h| h.downcast_ref::<T>())
+            .cloned()
+    }
+
+    fn cache<T: Clone + Send + Sync + 'static>(&self, name: &str, handle: T) -> T {
+        let mut map = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map
+            .entry((name.to_owned(), std::any::TypeId::of::<T>()))
+            .or_insert_with(|| Box::new(handle.clone()));
+        entry.downcast_ref::<T>().cloned().unwrap_or(handle)
+    }
+
+    fn init_metadata(&self, name: &str) -> blocks::Metadata {
+        self.components
+            .get(name)
+            .map(|c| c.config.metadata.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
+
+/// Generates the two accessors of one block: an initialised handle for embedding (cached
+/// per component) and a fresh, uninitialised instance for a Dapr instance name (the bridge).
+macro_rules! block_accessors {
+    ($(#[$doc:meta])* $get:ident, $(#[$idoc:meta])* $instance:ident, $block:expr, $ty:ty, $trait:path) => {
+        impl Host {
+            $(#[$doc])*
+            pub async fn $get(&self, name: &str) -> Result<$ty, Error> {
+                if let Some(h) = self.cached::<$ty>(name) {
+                    return Ok(h);
+                }
+                let handle = self.$instance(name, DEFAULT_INSTANCE)?;
+                <$ty as $trait>::init(&handle, self.init_metadata(name))
+                    .await
+                    .map_err(|source| Error::Init { component: name.to_owned(), source: Box::new(source) })?;
+                Ok(self.cache(name, handle))
+            }
+
+            $(#[$idoc])*
+            pub fn $instance(&self, name: &str, instance: &str) -> Result<$ty, Error> {
+                Ok(<$ty>::new(self.guest(name, instance, $block)?))
+            }
+        }
+    };
+}
+
+block_accessors!(
+    /// The state store `name`, initialised with its config metadata. Repeated calls return
+    /// handles to the same instance.
+    state_store,
+    /// A new, *uninitialised* instance of state store `name` for Dapr instance `instance`,
+    /// with its own sandbox and key-value namespace. Call [`StateStore::init`] first.
+    state_store_instance,
+    BlockKind::State,
+    WasmStateStore,
+    StateStore
+);

@@ -284,7 +284,7 @@ fn check(path: PathBuf) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
     let (component, _) = runtime.compile(&name, &path, &bytes, None)?;
     let info = ComponentInfo::of(runtime.engine(), &component);
-    if info.blocks.is_empty() {
+    if info.services.is_empty() {
         anyhow::bail!(
             "{}: exports no known building block; it exports: [{}]",
             path.display(),
@@ -292,8 +292,13 @@ fn check(path: PathBuf) -> anyhow::Result<()> {
         );
     }
     println!("{}", path.display());
-    for b in &info.blocks {
-        println!("  implements: {b} ({})", b.wit_export());
+    for s in &info.services {
+        println!(
+            "  implements: {} ({}, {})",
+            s.block(),
+            s.as_str(),
+            s.wit_export()
+        );
     }
     let mut unknown = Vec::new();
     for i in &info.imports {

@@ -30,7 +30,7 @@ use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::config::{BlockKind, ComponentConfig, Grants, Limits};
+use crate::config::{BlockKind, ComponentConfig, Grants, Limits, Service};
 use crate::kv::Bucket;
 
 /// Epoch tick: the granularity of deadlines and of cooperative yields.
@@ -305,8 +305,8 @@ pub struct ImportInfo {
 /// What a component offers and needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentInfo {
-    /// Building blocks it implements.
-    pub blocks: Vec<BlockKind>,
+    /// The block interfaces it exports.
+    pub services: Vec<Service>,
     /// Everything it exports.
     pub exports: Vec<String>,
     /// Everything it imports.
@@ -318,10 +318,10 @@ impl ComponentInfo {
     pub fn of(engine: &Engine, component: &Component) -> Self {
         let ty = component.component_type();
         let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
-        let blocks = BlockKind::ALL
+        let services = Service::ALL
             .iter()
             .copied()
-            .filter(|b| exports.iter().any(|e| e == b.wit_export()))
+            .filter(|s| exports.iter().any(|e| e == s.wit_export()))
             .collect();
         let imports = ty
             .imports(engine)
@@ -345,7 +345,7 @@ impl ComponentInfo {
             })
             .collect();
         ComponentInfo {
-            blocks,
+            services,
             exports,
             imports,
         }
@@ -370,23 +370,23 @@ impl ComponentInfo {
                 _ => {}
             }
         }
-        if self.blocks.is_empty() {
+        if self.services.is_empty() {
             return Err(format!(
                 "exports no known building block (expected one of: {}); it exports: [{}]",
-                BlockKind::ALL
+                Service::ALL
                     .iter()
-                    .map(|b| b.wit_export())
+                    .map(|s| s.wit_export())
                     .collect::<Vec<_>>()
                     .join(", "),
                 self.exports.join(", ")
             ));
         }
-        if !self.blocks.contains(&block) {
+        if !self.services.iter().any(|s| s.block() == block) {
             return Err(format!(
                 "is configured as `{block}` but implements [{}]",
-                self.blocks
+                self.services
                     .iter()
-                    .map(|b| b.as_str())
+                    .map(|s| s.block().as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
@@ -636,7 +636,7 @@ impl LoadedComponent {
 fn linker(engine: &Engine) -> wasmtime::Result<Linker<InstanceState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    crate::bindings::StateStoreComponent::add_to_linker::<
+    crate::bindings::HostImports::add_to_linker::<
         InstanceState,
         wasmtime::component::HasSelf<InstanceState>,
     >(&mut linker, |s| s)?;
@@ -691,7 +691,8 @@ fn wasi_ctx(grants: &Grants, component: Arc<str>) -> wasmtime::Result<WasiCtx> {
 
 // ---- the supervisor --------------------------------------------------------------------------
 
-/// The typed bindings of one world, as the supervisor needs them.
+/// The typed bindings of one world, as the supervisor needs them (implemented by the crate
+/// for each block's generated bindings; not meant to be implemented elsewhere).
 pub(crate) trait World: Sized + Send + Sync + 'static {
     /// Resolves the world's exports once per component.
     type Pre: Send + Sync + 'static;

@@ -223,7 +223,7 @@ fn check_command_reports_blocks_and_imports() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("implements: state (wasmplug:dapr/state-store@0.1.0)"),
+        stdout.contains("implements: state (state, wasmplug:dapr/state-store@0.1.0)"),
         "{stdout}"
     );
     assert!(

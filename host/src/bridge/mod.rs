@@ -32,7 +32,6 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 pub use instances::{INSTANCE_HEADER, Instances, MAX_INSTANCES};
 
-use crate::config::BlockKind;
 use crate::runtime::{ComponentError, FaultKind};
 use crate::{Host, blocks};
 
@@ -194,6 +193,32 @@ pub async fn serve_routes(
         .await
 }
 
+/// The gRPC services of one component: every block interface it exports that belongs to its
+/// configured block, plus reflection and health. One socket may thus serve several services
+/// (an input and an output binding of one component), each discovered by reflection.
+async fn component_routes(host: &Arc<Host>, c: &crate::LoadedComponent) -> Routes {
+    use crate::config::Service;
+    let mut builder = tonic::service::RoutesBuilder::default();
+    let mut names = Vec::new();
+    for service in c
+        .info
+        .services
+        .iter()
+        .filter(|s| s.block() == c.config.block)
+    {
+        match service {
+            Service::State => {
+                let instances = blocks::state::grpc::wasm_factory(host.clone(), c.name());
+                names.extend(blocks::state::grpc::add_services(&mut builder, instances));
+            }
+            other => {
+                tracing::warn!(component = %c.name(), "serving {} is not implemented yet", other.as_str())
+            }
+        }
+    }
+    with_discovery(builder, &names).await
+}
+
 /// Serves every component of `host` on its socket in `folder` until `shutdown` resolves.
 ///
 /// Logs one line per socket and then `wasmplug ready: ...` once every socket listens. On
@@ -213,15 +238,7 @@ pub async fn serve(
         let path = folder.join(format!("{}.sock", c.name()));
         let listener = bind(&path).await?;
         files.0.push(path.clone());
-        let routes = match c.config.block {
-            BlockKind::State => {
-                blocks::state::grpc::routes(blocks::state::grpc::wasm_factory(
-                    host.clone(),
-                    c.name(),
-                ))
-                .await
-            }
-        };
+        let routes = component_routes(&host, c).await;
         tracing::info!(
             component = %c.name(),
             block = %c.config.block,
@@ -289,6 +306,47 @@ pub(crate) fn fault_status(e: &ComponentError) -> tonic::Status {
         FaultKind::Trap | FaultKind::Instantiate => Code::Internal,
     };
     tonic::Status::new(code, e.to_string())
+}
+
+/// Maps a pub/sub, binding or secret-store error onto a gRPC status.
+pub(crate) fn block_status(e: crate::blocks::BlockError) -> tonic::Status {
+    use crate::blocks::BlockError;
+    match e {
+        BlockError::InvalidArgument(m) => tonic::Status::invalid_argument(m),
+        BlockError::NotFound(m) => tonic::Status::not_found(m),
+        BlockError::Unimplemented(m) => tonic::Status::unimplemented(m),
+        BlockError::Other(m) => tonic::Status::unknown(m),
+        BlockError::Component(c) => fault_status(&c),
+    }
+}
+
+/// Maps a gRPC status from any pluggable component back onto [`crate::blocks::BlockError`].
+pub(crate) fn block_error(s: tonic::Status) -> crate::blocks::BlockError {
+    use crate::blocks::BlockError;
+    use tonic::Code;
+    match s.code() {
+        Code::InvalidArgument => BlockError::InvalidArgument(s.message().to_owned()),
+        Code::NotFound => BlockError::NotFound(s.message().to_owned()),
+        Code::Unimplemented => BlockError::Unimplemented(s.message().to_owned()),
+        Code::FailedPrecondition
+            if s.get_details_error_info()
+                .is_some_and(|i| i.reason == NOT_INITIALIZED) =>
+        {
+            BlockError::Component(not_initialized(s.message()))
+        }
+        code => BlockError::Other(format!("{code:?}: {}", s.message())),
+    }
+}
+
+/// A client-side view of a server's "not initialised" answer.
+pub(crate) fn not_initialized(message: &str) -> ComponentError {
+    ComponentError {
+        component: String::new(),
+        instance: String::new(),
+        operation: String::new(),
+        kind: FaultKind::NotInitialized,
+        message: message.to_owned(),
+    }
 }
 
 /// `ErrorInfo.domain` of errors wasmplug itself raises.

@@ -23,7 +23,6 @@ use super::{
 };
 use crate::bridge::{ERROR_DOMAIN, INSTANCE_HEADER, Instances, NOT_INITIALIZED, fault_status};
 use crate::proto as pb;
-use crate::runtime::{ComponentError, FaultKind};
 
 use pb::queriable_state_store_server::{QueriableStateStore, QueriableStateStoreServer};
 use pb::state_store_server::{StateStore as StateStoreService, StateStoreServer};
@@ -100,13 +99,7 @@ pub fn from_status(s: Status) -> StateError {
             }
         }
         Code::FailedPrecondition if info.as_ref().is_some_and(|i| i.reason == NOT_INITIALIZED) => {
-            StateError::Component(ComponentError {
-                component: String::new(),
-                instance: String::new(),
-                operation: String::new(),
-                kind: FaultKind::NotInitialized,
-                message: s.message().to_owned(),
-            })
+            StateError::Component(crate::bridge::not_initialized(s.message()))
         }
         Code::Unimplemented => StateError::Unimplemented(s.message().to_owned()),
         Code::InvalidArgument => StateError::InvalidArgument(s.message().to_owned()),
@@ -289,25 +282,30 @@ pub fn wasm_factory(host: Arc<crate::Host>, name: &str) -> Arc<Instances<SharedS
     })
 }
 
-/// Every state-store service plus reflection and health, ready to serve on a socket.
-pub async fn routes(instances: Arc<Instances<SharedStateStore>>) -> tonic::service::Routes {
+/// Adds every state-store service to `builder`; returns their names (for reflection).
+pub fn add_services(
+    builder: &mut tonic::service::RoutesBuilder,
+    instances: Arc<Instances<SharedStateStore>>,
+) -> Vec<&'static str> {
     use tonic::server::NamedService;
     let svc = StateServices::new(instances);
-    let mut b = tonic::service::RoutesBuilder::default();
-    b.add_service(StateStoreServer::new(svc.clone()));
-    b.add_service(TransactionalStateStoreServer::new(svc.clone()));
-    b.add_service(QueriableStateStoreServer::new(svc.clone()));
-    b.add_service(TransactionalStoreMultiMaxSizeServer::new(svc));
-    crate::bridge::with_discovery(
-        b,
-        &[
-            <StateStoreServer<StateServices> as NamedService>::NAME,
-            <TransactionalStateStoreServer<StateServices> as NamedService>::NAME,
-            <QueriableStateStoreServer<StateServices> as NamedService>::NAME,
-            <TransactionalStoreMultiMaxSizeServer<StateServices> as NamedService>::NAME,
-        ],
-    )
-    .await
+    builder.add_service(StateStoreServer::new(svc.clone()));
+    builder.add_service(TransactionalStateStoreServer::new(svc.clone()));
+    builder.add_service(QueriableStateStoreServer::new(svc.clone()));
+    builder.add_service(TransactionalStoreMultiMaxSizeServer::new(svc));
+    vec![
+        <StateStoreServer<StateServices> as NamedService>::NAME,
+        <TransactionalStateStoreServer<StateServices> as NamedService>::NAME,
+        <QueriableStateStoreServer<StateServices> as NamedService>::NAME,
+        <TransactionalStoreMultiMaxSizeServer<StateServices> as NamedService>::NAME,
+    ]
+}
+
+/// Every state-store service plus reflection and health, ready to serve on a socket.
+pub async fn routes(instances: Arc<Instances<SharedStateStore>>) -> tonic::service::Routes {
+    let mut builder = tonic::service::RoutesBuilder::default();
+    let names = add_services(&mut builder, instances);
+    crate::bridge::with_discovery(builder, &names).await
 }
 
 type R<T> = Result<Response<T>, Status>;
