@@ -62,6 +62,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+pub use blocks::bindings::output::{MemoryOutputBinding, OutputBinding, WasmOutputBinding};
+pub use blocks::secrets::{MemorySecretStore, SecretStore, WasmSecretStore};
 pub use blocks::state::{MemoryStateStore, StateError, StateStore, WasmStateStore};
 pub use config::{BlockKind, Config, ConfigError};
 pub use runtime::{ComponentError, ComponentInfo, LoadError, LoadedComponent, Runtime};
@@ -270,4 +272,48 @@ block_accessors!(
     BlockKind::State,
     WasmStateStore,
     StateStore
+);
+
+block_accessors!(
+    /// The pub/sub `name`, initialised with its config metadata (cached).
+    pubsub,
+    /// A new, *uninitialised* instance of pub/sub `name` for Dapr instance `instance`.
+    pubsub_instance,
+    BlockKind::PubSub,
+    blocks::pubsub::WasmPubSub,
+    blocks::pubsub::PubSub
+);
+
+block_accessors!(
+    /// The secret store `name`, initialised with its config metadata. Repeated calls return
+    /// handles to the same instance.
+    secret_store,
+    /// A new, *uninitialised* instance of secret store `name` for Dapr instance `instance`,
+    /// with its own sandbox. Call [`SecretStore::init`] first.
+    secret_store_instance,
+    BlockKind::SecretStores,
+    WasmSecretStore,
+    SecretStore
+);
+
+block_accessors!(
+    /// The output binding `name`, initialised with its config metadata. Repeated calls return
+    /// handles to the same instance.
+    output_binding,
+    /// A new, *uninitialised* instance of output binding `name` for Dapr instance `instance`,
+    /// with its own sandbox. Call [`OutputBinding::init`] first.
+    output_binding_instance,
+    BlockKind::Bindings,
+    WasmOutputBinding,
+    OutputBinding
+);
+
+block_accessors!(
+    /// The input binding `name`, initialised with its config metadata (cached).
+    input_binding,
+    /// A new, *uninitialised* instance of the input side of bindings component `name`.
+    input_binding_instance,
+    BlockKind::Bindings,
+    blocks::bindings::input::WasmInputBinding,
+    blocks::bindings::input::InputBinding
 );

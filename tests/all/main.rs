@@ -6,7 +6,11 @@
 
 mod bad_input;
 mod bridge;
+mod input_binding;
+mod output_binding;
 mod persistence;
+mod pubsub;
 mod sandbox;
+mod secrets;
 mod state_contract;
 mod support;

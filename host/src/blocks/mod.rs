@@ -2,6 +2,9 @@
 //! trait and domain types, the wasm adapter, the gRPC server and client adapters, and the
 //! in-memory reference implementation.
 
+pub mod bindings;
+pub mod pubsub;
+pub mod secrets;
 pub mod state;
 
 use crate::bindings::types;

@@ -35,6 +35,9 @@ pub use instances::{INSTANCE_HEADER, Instances, MAX_INSTANCES};
 use crate::runtime::{ComponentError, FaultKind};
 use crate::{Host, blocks};
 
+/// How long shutdown waits for in-flight calls and open streams to finish.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Where daprd looks for sockets when no env var says otherwise.
 pub const DEFAULT_SOCKETS_FOLDER: &str = "/tmp/dapr-components-sockets";
 
@@ -196,7 +199,11 @@ pub async fn serve_routes(
 /// The gRPC services of one component: every block interface it exports that belongs to its
 /// configured block, plus reflection and health. One socket may thus serve several services
 /// (an input and an output binding of one component), each discovered by reflection.
-async fn component_routes(host: &Arc<Host>, c: &crate::LoadedComponent) -> Routes {
+async fn component_routes(
+    host: &Arc<Host>,
+    c: &crate::LoadedComponent,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) -> Routes {
     use crate::config::Service;
     let mut builder = tonic::service::RoutesBuilder::default();
     let mut names = Vec::new();
@@ -211,8 +218,33 @@ async fn component_routes(host: &Arc<Host>, c: &crate::LoadedComponent) -> Route
                 let instances = blocks::state::grpc::wasm_factory(host.clone(), c.name());
                 names.extend(blocks::state::grpc::add_services(&mut builder, instances));
             }
-            other => {
-                tracing::warn!(component = %c.name(), "serving {} is not implemented yet", other.as_str())
+            Service::SecretStore => {
+                let instances = blocks::secrets::grpc::wasm_factory(host.clone(), c.name());
+                names.extend(blocks::secrets::grpc::add_services(&mut builder, instances));
+            }
+            Service::OutputBinding => {
+                let instances =
+                    blocks::bindings::output::grpc::wasm_factory(host.clone(), c.name());
+                names.extend(blocks::bindings::output::grpc::add_services(
+                    &mut builder,
+                    instances,
+                ));
+            }
+            Service::PubSub => {
+                let instances = blocks::pubsub::wasm_factory(host.clone(), c.name());
+                names.extend(blocks::pubsub::add_services(
+                    &mut builder,
+                    instances,
+                    shutdown.clone(),
+                ));
+            }
+            Service::InputBinding => {
+                let instances = blocks::bindings::input::wasm_factory(host.clone(), c.name());
+                names.extend(blocks::bindings::input::add_services(
+                    &mut builder,
+                    instances,
+                    shutdown.clone(),
+                ));
             }
         }
     }
@@ -233,12 +265,15 @@ pub async fn serve(
         source,
     })?;
     let mut files = SocketFiles(Vec::new());
+    // Turned true on shutdown: servers stop accepting, and long-lived streams (subscriptions,
+    // input-binding reads) end so in-flight work can drain.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut bound = Vec::new();
     for c in host.components() {
         let path = folder.join(format!("{}.sock", c.name()));
         let listener = bind(&path).await?;
         files.0.push(path.clone());
-        let routes = component_routes(&host, c).await;
+        let routes = component_routes(&host, c, &stop_rx).await;
         tracing::info!(
             component = %c.name(),
             block = %c.config.block,
@@ -250,7 +285,6 @@ pub async fn serve(
         );
         bound.push((c.name().to_owned(), listener, routes));
     }
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     for (name, listener, routes) in bound {
         let mut rx = stop_rx.clone();
@@ -276,10 +310,17 @@ pub async fn serve(
         }
     }
     let _ = stop_tx.send(true);
-    while let Some(res) = servers.join_next().await {
-        if let Ok((component, Err(e))) = res {
-            tracing::warn!(%component, "server ended with an error: {e}");
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while let Some(res) = servers.join_next().await {
+            if let Ok((component, Err(e))) = res {
+                tracing::warn!(%component, "server ended with an error: {e}");
+            }
         }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("in-flight calls did not finish within {DRAIN_TIMEOUT:?}; closing anyway");
+        servers.abort_all();
     }
     drop(files);
     tracing::info!("wasmplug stopped; sockets removed");

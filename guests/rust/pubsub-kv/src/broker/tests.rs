@@ -1,0 +1,737 @@
+//! Broker semantics against an in-memory fake of the host's versioned bucket.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::*;
+use crate::exports::wasmplug::dapr::pubsub::BulkEntry;
+
+type Map = BTreeMap<String, (Vec<u8>, u64)>;
+/// An action the fake runs just before a commit: simulates a concurrent writer.
+type Hook = Box<dyn FnOnce(&Fake)>;
+
+/// A host bucket: versions are unique and strictly increasing; `commit` applies all or
+/// nothing, checking each precondition against the state left by the earlier writes.
+#[derive(Default)]
+struct Fake {
+    entries: RefCell<Map>,
+    last_version: Cell<u64>,
+    commits: Cell<usize>,
+    reads: Cell<usize>,
+    /// Run one per commit, first first, before the commit is applied.
+    before_commit: RefCell<Vec<Hook>>,
+    /// While set, every commit fails with a store error.
+    broken: Cell<bool>,
+}
+
+impl Fake {
+    fn put_raw(&self, key: &str, value: &[u8]) {
+        self.last_version.set(self.last_version.get() + 1);
+        self.entries
+            .borrow_mut()
+            .insert(key.to_owned(), (value.to_vec(), self.last_version.get()));
+    }
+
+    fn remove_raw(&self, key: &str) {
+        self.entries.borrow_mut().remove(key);
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.entries.borrow().contains_key(key)
+    }
+
+    fn counter(&self, key: &str) -> Option<u64> {
+        self.entries
+            .borrow()
+            .get(key)
+            .map(|(v, _)| keys::decode_counter(v).expect("counter"))
+    }
+
+    fn message_keys(&self) -> Vec<String> {
+        self.entries
+            .borrow()
+            .keys()
+            .filter(|k| k.starts_with("m/"))
+            .cloned()
+            .collect()
+    }
+
+    fn on_next_commit(&self, hook: impl FnOnce(&Fake) + 'static) {
+        self.before_commit.borrow_mut().push(Box::new(hook));
+    }
+}
+
+impl Backend for Fake {
+    fn get_versioned(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        self.reads.set(self.reads.get() + 1);
+        Ok(self
+            .entries
+            .borrow()
+            .get(key)
+            .map(|(value, version)| Entry {
+                value: value.clone(),
+                version: *version,
+            }))
+    }
+
+    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
+        let hook = {
+            let mut hooks = self.before_commit.borrow_mut();
+            (!hooks.is_empty()).then(|| hooks.remove(0))
+        };
+        if let Some(hook) = hook {
+            hook(self);
+        }
+        if self.broken.get() {
+            return Err(CommitError::Store(KvError::Other("disk on fire".into())));
+        }
+        self.commits.set(self.commits.get() + 1);
+        let mut next = self.entries.borrow().clone();
+        let mut versions = Vec::new();
+        let mut last = self.last_version.get();
+        for (index, write) in writes.iter().enumerate() {
+            let current = next.get(&write.key).map(|(_, v)| *v);
+            let holds = match write.precondition {
+                Precondition::Any => true,
+                Precondition::Absent => current.is_none(),
+                Precondition::Version(v) => current == Some(v),
+            };
+            if !holds {
+                return Err(CommitError::Conflict(u32::try_from(index).expect("index")));
+            }
+            match &write.value {
+                Some(value) => {
+                    last += 1;
+                    next.insert(write.key.clone(), (value.clone(), last));
+                    versions.push(last);
+                }
+                None => {
+                    next.remove(&write.key);
+                    versions.push(0);
+                }
+            }
+        }
+        *self.entries.borrow_mut() = next;
+        self.last_version.set(last);
+        Ok(versions)
+    }
+}
+
+fn md(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn pub_req(topic: &str, data: &str) -> PublishRequest {
+    PublishRequest {
+        topic: topic.to_owned(),
+        data: data.as_bytes().to_vec(),
+        metadata: Vec::new(),
+        content_type: None,
+    }
+}
+
+fn send(fake: &Fake, topic: &str, data: &str) {
+    publish(fake, pub_req(topic, data)).expect("publish");
+}
+
+fn datas(deliveries: &[Delivery]) -> Vec<String> {
+    deliveries
+        .iter()
+        .map(|d| String::from_utf8(d.data.clone()).expect("utf-8"))
+        .collect()
+}
+
+fn fetch_all(broker: &mut Broker, fake: &Fake, topic: &str) -> Vec<Delivery> {
+    broker.fetch(fake, topic, 100).expect("fetch")
+}
+
+fn ok_ack(broker: &mut Broker, fake: &Fake, d: &Delivery) {
+    broker.ack(fake, &d.topic, &d.id, None).expect("ack");
+}
+
+fn nack(broker: &mut Broker, fake: &Fake, d: &Delivery) {
+    broker
+        .ack(fake, &d.topic, &d.id, Some("handler failed"))
+        .expect("nack");
+}
+
+fn is_invalid(result: Result<(), Error>) -> String {
+    match result {
+        Err(Error::InvalidArgument(msg)) => msg,
+        other => panic!("expected invalid-argument, got {other:?}"),
+    }
+}
+
+#[test]
+fn fetches_in_publish_order_with_unique_ids() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    for i in 0..5 {
+        send(&fake, "orders", &format!("m{i}"));
+    }
+    let got = fetch_all(&mut broker, &fake, "orders");
+    assert_eq!(datas(&got), ["m0", "m1", "m2", "m3", "m4"]);
+    let ids: BTreeSet<_> = got.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(ids.len(), 5);
+    assert!(got.iter().all(|d| d.topic == "orders"));
+    // Everything is in flight now.
+    assert!(fetch_all(&mut broker, &fake, "orders").is_empty());
+    send(&fake, "orders", "m5");
+    assert_eq!(datas(&fetch_all(&mut broker, &fake, "orders")), ["m5"]);
+}
+
+#[test]
+fn fetch_honours_max_and_keeps_order_across_calls() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    for i in 0..7 {
+        send(&fake, "t", &format!("{i}"));
+    }
+    assert!(broker.fetch(&fake, "t", 0).expect("fetch").is_empty());
+    assert_eq!(
+        datas(&broker.fetch(&fake, "t", 3).expect("fetch")),
+        ["0", "1", "2"]
+    );
+    assert_eq!(
+        datas(&broker.fetch(&fake, "t", 3).expect("fetch")),
+        ["3", "4", "5"]
+    );
+    assert_eq!(datas(&broker.fetch(&fake, "t", 3).expect("fetch")), ["6"]);
+}
+
+#[test]
+fn fetch_caps_max() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    for i in 0..(MAX_FETCH + 5) {
+        send(&fake, "t", &format!("{i}"));
+    }
+    assert_eq!(
+        broker.fetch(&fake, "t", u32::MAX).expect("fetch").len(),
+        MAX_FETCH
+    );
+    assert_eq!(broker.fetch(&fake, "t", u32::MAX).expect("fetch").len(), 5);
+}
+
+#[test]
+fn delivery_carries_data_metadata_and_content_type() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    publish(
+        &fake,
+        PublishRequest {
+            topic: "t".into(),
+            data: vec![0, 159, 146, 150],
+            metadata: md(&[("traceparent", "00-abc"), ("k", "")]),
+            content_type: Some("application/cloudevents+json".into()),
+        },
+    )
+    .expect("publish");
+    let got = fetch_all(&mut broker, &fake, "t");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].data, [0, 159, 146, 150]);
+    assert_eq!(got[0].metadata, md(&[("traceparent", "00-abc"), ("k", "")]));
+    assert_eq!(
+        got[0].content_type.as_deref(),
+        Some("application/cloudevents+json")
+    );
+}
+
+#[test]
+fn nacked_message_comes_back_first_with_a_new_id() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    for i in 0..3 {
+        send(&fake, "t", &format!("m{i}"));
+    }
+    let first = broker.fetch(&fake, "t", 1).expect("fetch");
+    assert_eq!(datas(&first), ["m0"]);
+    nack(&mut broker, &fake, &first[0]);
+    let again = fetch_all(&mut broker, &fake, "t");
+    assert_eq!(datas(&again), ["m0", "m1", "m2"]);
+    assert_ne!(again[0].id, first[0].id);
+    // The nacked delivery's id is spent.
+    is_invalid(broker.ack(&fake, "t", &first[0].id, None));
+    assert!(fake.contains(&TopicKeys::new("t").message(0)));
+
+    // Nack in the middle: it is the lowest deliverable one, so it comes first.
+    nack(&mut broker, &fake, &again[1]);
+    send(&fake, "t", "m3");
+    let next = fetch_all(&mut broker, &fake, "t");
+    assert_eq!(datas(&next), ["m1", "m3"]);
+    let ids: BTreeSet<_> = [&first, &again, &next]
+        .iter()
+        .flat_map(|ds| ds.iter().map(|d| d.id.clone()))
+        .collect();
+    assert_eq!(ids.len(), 1 + 3 + 2, "every delivery has its own id");
+}
+
+#[test]
+fn subscribe_makes_in_flight_messages_deliverable_again() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    for i in 0..3 {
+        send(&fake, "t", &format!("m{i}"));
+    }
+    let first = fetch_all(&mut broker, &fake, "t");
+    ok_ack(&mut broker, &fake, &first[1]);
+    broker.subscribe("t").expect("subscribe");
+    let again = fetch_all(&mut broker, &fake, "t");
+    assert_eq!(datas(&again), ["m0", "m2"]);
+    assert_ne!(again[0].id, first[0].id);
+    assert_ne!(again[1].id, first[2].id);
+    // Deliveries of the ended stream can no longer be acked.
+    is_invalid(broker.ack(&fake, "t", &first[0].id, None));
+    // A second subscribe with nothing in flight is harmless; a subscribe to another topic
+    // leaves this one alone.
+    broker.subscribe("other").expect("subscribe");
+    assert!(fetch_all(&mut broker, &fake, "t").is_empty());
+    ok_ack(&mut broker, &fake, &again[0]);
+    ok_ack(&mut broker, &fake, &again[1]);
+    broker.subscribe("t").expect("subscribe");
+    assert!(fetch_all(&mut broker, &fake, "t").is_empty());
+}
+
+#[test]
+fn acked_messages_never_come_back() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    let keys = TopicKeys::new("t");
+    for i in 0..4 {
+        send(&fake, "t", &format!("m{i}"));
+    }
+    let got = fetch_all(&mut broker, &fake, "t");
+    ok_ack(&mut broker, &fake, &got[0]);
+    assert!(!fake.contains(&keys.message(0)));
+    assert_eq!(fake.counter(&keys.head), Some(1));
+    // A second ack of the same delivery is refused and changes nothing.
+    let msg = is_invalid(broker.ack(&fake, "t", &got[0].id, None));
+    assert!(msg.contains("not in flight"), "{msg}");
+    // Out of order: head cannot pass m1 (in flight).
+    ok_ack(&mut broker, &fake, &got[2]);
+    ok_ack(&mut broker, &fake, &got[3]);
+    assert_eq!(fake.counter(&keys.head), Some(1));
+    // Acking m1 moves head past the deleted m2 and m3, to the tail.
+    ok_ack(&mut broker, &fake, &got[1]);
+    assert_eq!(fake.counter(&keys.head), Some(4));
+    assert!(fake.message_keys().is_empty());
+    broker.subscribe("t").expect("subscribe");
+    assert!(fetch_all(&mut broker, &fake, "t").is_empty());
+    send(&fake, "t", "m4");
+    assert_eq!(datas(&fetch_all(&mut broker, &fake, "t")), ["m4"]);
+}
+
+#[test]
+fn topics_are_isolated() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    send(&fake, "a", "a0");
+    send(&fake, "b", "b0");
+    send(&fake, "a", "a1");
+    let a = fetch_all(&mut broker, &fake, "a");
+    let b = fetch_all(&mut broker, &fake, "b");
+    assert_eq!(datas(&a), ["a0", "a1"]);
+    assert_eq!(datas(&b), ["b0"]);
+    // Same sequence number, different topic: the id does not transfer.
+    let msg = is_invalid(broker.ack(&fake, "b", &a[0].id, None));
+    assert!(msg.contains("not issued"), "{msg}");
+    broker.subscribe("a").expect("subscribe");
+    assert!(
+        fetch_all(&mut broker, &fake, "b").is_empty(),
+        "b still in flight"
+    );
+    assert_eq!(datas(&fetch_all(&mut broker, &fake, "a")), ["a0", "a1"]);
+    ok_ack(&mut broker, &fake, &b[0]);
+    assert_eq!(fake.message_keys().len(), 2);
+}
+
+#[test]
+fn restart_redelivers_unacked_but_not_acked() {
+    let fake = Fake::default();
+    let mut before = Broker::new();
+    for i in 0..4 {
+        send(&fake, "t", &format!("m{i}"));
+    }
+    let got = fetch_all(&mut before, &fake, "t");
+    ok_ack(&mut before, &fake, &got[0]);
+    ok_ack(&mut before, &fake, &got[2]);
+    nack(&mut before, &fake, &got[3]);
+
+    // A new instance over the same bucket: nothing is in flight any more.
+    let mut after = Broker::new();
+    let again = fetch_all(&mut after, &fake, "t");
+    assert_eq!(datas(&again), ["m1", "m3"]);
+    // Ids of the previous instance are foreign, even for the same message.
+    let msg = is_invalid(after.ack(&fake, "t", &got[1].id, None));
+    assert!(msg.contains("not issued"), "{msg}");
+    let ids_before: BTreeSet<_> = got.iter().map(|d| d.id.clone()).collect();
+    assert!(again.iter().all(|d| !ids_before.contains(&d.id)));
+    ok_ack(&mut after, &fake, &again[0]);
+    ok_ack(&mut after, &fake, &again[1]);
+    assert!(fake.message_keys().is_empty());
+    assert!(fetch_all(&mut Broker::new(), &fake, "t").is_empty());
+}
+
+#[test]
+fn tricky_topic_names_do_not_collide() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    let topics = [
+        "a",
+        "a/",
+        "a/b",
+        "a/00000000000000000000",
+        "61",
+        "t/61",
+        "m/61",
+        "ä",
+        "a-b",
+        " ",
+    ];
+    for topic in topics {
+        send(&fake, topic, topic);
+        send(&fake, topic, topic);
+    }
+    for topic in topics {
+        let got = fetch_all(&mut broker, &fake, topic);
+        assert_eq!(datas(&got), [topic, topic], "topic {topic:?}");
+    }
+}
+
+#[test]
+fn corrupt_records_are_errors_not_panics() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    let keys = TopicKeys::new("t");
+    send(&fake, "t", "good");
+    send(&fake, "t", "bad");
+    fake.put_raw(&keys.message(1), &[1, 0, 0xff, 0xff, 0xff, 0xff]);
+    match broker.fetch(&fake, "t", 10) {
+        Err(Error::Other(msg)) => assert!(msg.contains("corrupt"), "{msg}"),
+        other => panic!("expected other, got {other:?}"),
+    }
+    // Nothing was put in flight by the failed fetch.
+    assert!(broker.topics.is_empty());
+    assert_eq!(
+        datas(&broker.fetch(&fake, "t", 1).expect("fetch")),
+        ["good"]
+    );
+
+    for garbage in [&b""[..], &[9], &[1, 2, 3, 4, 5, 6, 7, 8, 9]] {
+        fake.put_raw(&keys.tail, garbage);
+        assert!(matches!(
+            publish(&fake, pub_req("t", "x")),
+            Err(Error::Other(_))
+        ));
+        assert!(matches!(broker.fetch(&fake, "t", 1), Err(Error::Other(_))));
+    }
+    // Head past tail.
+    fake.put_raw(&keys.tail, &keys::encode_counter(1));
+    fake.put_raw(&keys.head, &keys::encode_counter(5));
+    assert!(matches!(broker.fetch(&fake, "t", 1), Err(Error::Other(_))));
+}
+
+#[test]
+fn publish_retries_when_it_loses_a_race_on_the_tail() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    // A concurrent publisher sneaks in just before our commit.
+    fake.on_next_commit(|fake| send(fake, "t", "theirs"));
+    send(&fake, "t", "ours");
+    assert_eq!(fake.counter(&TopicKeys::new("t").tail), Some(2));
+    assert_eq!(
+        datas(&fetch_all(&mut broker, &fake, "t")),
+        ["theirs", "ours"]
+    );
+}
+
+#[test]
+fn publish_gives_up_after_bounded_conflicts() {
+    let fake = Fake::default();
+    for _ in 0..MAX_COMMIT_ATTEMPTS {
+        fake.on_next_commit(|fake| {
+            let tail = TopicKeys::new("t").tail;
+            let next = fake.counter(&tail).unwrap_or(0) + 1;
+            fake.put_raw(&tail, &keys::encode_counter(next));
+        });
+    }
+    match publish(&fake, pub_req("t", "x")) {
+        Err(Error::Other(msg)) => assert!(msg.contains("gave up"), "{msg}"),
+        other => panic!("expected other, got {other:?}"),
+    }
+    assert!(fake.message_keys().is_empty());
+    assert_eq!(fake.commits.get(), MAX_COMMIT_ATTEMPTS);
+}
+
+#[test]
+fn publish_never_overwrites_a_message() {
+    let fake = Fake::default();
+    // A stray message key at the tail (storage damaged by hand) is never overwritten.
+    fake.put_raw(&TopicKeys::new("t").message(0), b"stray");
+    assert!(matches!(
+        publish(&fake, pub_req("t", "x")),
+        Err(Error::Other(_))
+    ));
+    assert_eq!(fake.counter(&TopicKeys::new("t").tail), None);
+}
+
+#[test]
+fn bulk_publish_appends_in_order_and_reports_failures_per_entry() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    let entry = |id: &str, data: &str, metadata: Vec<(String, String)>| BulkEntry {
+        entry_id: id.to_owned(),
+        event: data.as_bytes().to_vec(),
+        content_type: Some("text/plain".into()),
+        metadata,
+    };
+    let too_much: Vec<_> = (0..=MAX_METADATA_PAIRS)
+        .map(|i| (i.to_string(), String::new()))
+        .collect();
+    let failures = bulk_publish(
+        &fake,
+        BulkPublishRequest {
+            topic: "t".into(),
+            entries: vec![
+                entry("1", "one", md(&[("k", "entry")])),
+                entry("2", "two", too_much),
+                entry("", "three", Vec::new()),
+            ],
+            metadata: md(&[("k", "request"), ("r", "x")]),
+        },
+    )
+    .expect("bulk publish");
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].entry_id, "2");
+    assert!(
+        failures[0].error.contains("metadata"),
+        "{}",
+        failures[0].error
+    );
+    assert_eq!(fake.commits.get(), 1, "one commit for the whole batch");
+
+    let got = fetch_all(&mut broker, &fake, "t");
+    assert_eq!(datas(&got), ["one", "three"]);
+    assert_eq!(got[0].metadata, md(&[("k", "entry"), ("r", "x")]));
+    assert_eq!(got[1].metadata, md(&[("k", "request"), ("r", "x")]));
+    assert_eq!(got[1].content_type.as_deref(), Some("text/plain"));
+
+    let empty_topic = bulk_publish(
+        &fake,
+        BulkPublishRequest {
+            topic: String::new(),
+            entries: vec![entry("1", "one", Vec::new())],
+            metadata: Vec::new(),
+        },
+    );
+    assert!(matches!(empty_topic, Err(Error::InvalidArgument(_))));
+}
+
+#[test]
+fn bulk_publish_commits_in_chunks_and_reports_failed_chunks() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    let count = MAX_BULK_CHUNK * 2 + 3;
+    let request = BulkPublishRequest {
+        topic: "t".into(),
+        entries: (0..count)
+            .map(|i| BulkEntry {
+                entry_id: i.to_string(),
+                event: i.to_string().into_bytes(),
+                content_type: None,
+                metadata: Vec::new(),
+            })
+            .collect(),
+        metadata: Vec::new(),
+    };
+    // The second chunk's commit fails at the store.
+    fake.on_next_commit(|_| {});
+    fake.on_next_commit(|fake| fake.broken.set(true));
+    fake.on_next_commit(|fake| fake.broken.set(false));
+    let failures = bulk_publish(&fake, request).expect("bulk publish");
+    let failed: Vec<_> = failures.iter().map(|f| f.entry_id.clone()).collect();
+    let want: Vec<_> = (MAX_BULK_CHUNK..MAX_BULK_CHUNK * 2)
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(failed, want);
+    assert!(failures[0].error.contains("disk on fire"));
+    let mut seen = Vec::new();
+    loop {
+        let got = fetch_all(&mut broker, &fake, "t");
+        if got.is_empty() {
+            break;
+        }
+        seen.extend(datas(&got));
+    }
+    let want: Vec<_> = (0..MAX_BULK_CHUNK)
+        .chain(MAX_BULK_CHUNK * 2..count)
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(seen, want);
+}
+
+#[test]
+fn empty_and_oversized_arguments_are_invalid() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    assert!(matches!(
+        publish(&fake, pub_req("", "x")),
+        Err(Error::InvalidArgument(_))
+    ));
+    let long = "x".repeat(keys::MAX_TOPIC_LEN + 1);
+    assert!(matches!(
+        publish(&fake, pub_req(&long, "x")),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        broker.fetch(&fake, "", 1),
+        Err(Error::InvalidArgument(_))
+    ));
+    is_invalid(broker.subscribe(""));
+    is_invalid(broker.ack(&fake, "", "x", None));
+    let mut big = pub_req("t", "");
+    big.data = vec![0; MAX_RECORD_LEN];
+    assert!(matches!(
+        publish(&fake, big),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(fake.entries.borrow().is_empty());
+}
+
+#[test]
+fn malformed_or_unknown_ids_are_invalid() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    send(&fake, "t", "m0");
+    let got = fetch_all(&mut broker, &fake, "t");
+    let id = DeliveryId::parse(&got[0].id).expect("own id parses");
+    for bad in [
+        String::new(),
+        "garbage".to_owned(),
+        format!("{}-x", got[0].id),
+        got[0].id.to_uppercase(),
+        "\u{0}".repeat(10_000),
+        DeliveryId { seq: 1, ..id }.to_string(),
+        DeliveryId { attempt: 2, ..id }.to_string(),
+        DeliveryId {
+            nonce: id.nonce ^ 1,
+            ..id
+        }
+        .to_string(),
+    ] {
+        is_invalid(broker.ack(&fake, "t", &bad, None));
+    }
+    // The real id still works after all that.
+    ok_ack(&mut broker, &fake, &got[0]);
+}
+
+#[test]
+fn failed_ack_leaves_the_message_in_flight_for_a_retry() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    send(&fake, "t", "m0");
+    let got = fetch_all(&mut broker, &fake, "t");
+    fake.broken.set(true);
+    assert!(matches!(
+        broker.ack(&fake, "t", &got[0].id, None),
+        Err(Error::Other(_))
+    ));
+    assert!(
+        fetch_all(&mut broker, &fake, "t").is_empty(),
+        "still in flight"
+    );
+    fake.broken.set(false);
+    ok_ack(&mut broker, &fake, &got[0]);
+    assert!(fake.message_keys().is_empty());
+}
+
+#[test]
+fn ack_retries_when_head_moves_concurrently() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    let keys = TopicKeys::new("t");
+    send(&fake, "t", "m0");
+    send(&fake, "t", "m1");
+    let got = fetch_all(&mut broker, &fake, "t");
+    // Someone rewrites head (same value, new version) just before our commit.
+    let head_key = keys.head.clone();
+    fake.on_next_commit(move |fake| fake.put_raw(&head_key, &keys::encode_counter(0)));
+    ok_ack(&mut broker, &fake, &got[0]);
+    assert_eq!(fake.counter(&keys.head), Some(1));
+    assert!(!fake.contains(&keys.message(0)));
+}
+
+#[test]
+fn fetch_skips_and_moves_head_past_messages_deleted_elsewhere() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    let keys = TopicKeys::new("t");
+    for i in 0..5 {
+        send(&fake, "t", &format!("m{i}"));
+    }
+    fake.remove_raw(&keys.message(0));
+    fake.remove_raw(&keys.message(1));
+    fake.remove_raw(&keys.message(3));
+    assert_eq!(datas(&fetch_all(&mut broker, &fake, "t")), ["m2", "m4"]);
+    assert_eq!(fake.counter(&keys.head), Some(2));
+}
+
+#[test]
+fn a_scan_reads_a_bounded_number_of_keys() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    let keys = TopicKeys::new("t");
+    let total = MAX_SCAN_READS + 10;
+    for i in 0..total {
+        send(&fake, "t", &format!("m{i}"));
+    }
+    for seq in 0..u64::try_from(total - 1).expect("fits") {
+        fake.remove_raw(&keys.message(seq));
+    }
+    let reads = fake.reads.get();
+    assert!(fetch_all(&mut broker, &fake, "t").is_empty());
+    assert!(fake.reads.get() - reads <= MAX_SCAN_READS + 2);
+    // The head moved, so the next fetch finds the last message.
+    assert_eq!(
+        datas(&fetch_all(&mut broker, &fake, "t")),
+        [format!("m{}", total - 1)]
+    );
+}
+
+#[test]
+fn in_flight_is_bounded() {
+    let fake = Fake::default();
+    let mut broker = Broker::new();
+    let chunk = (0..MAX_FETCH)
+        .map(|i| BulkEntry {
+            entry_id: String::new(),
+            event: i.to_string().into_bytes(),
+            content_type: None,
+            metadata: Vec::new(),
+        })
+        .collect::<Vec<_>>();
+    for _ in 0..(MAX_IN_FLIGHT / MAX_FETCH + 1) {
+        let failures = bulk_publish(
+            &fake,
+            BulkPublishRequest {
+                topic: "t".into(),
+                entries: chunk.clone(),
+                metadata: Vec::new(),
+            },
+        )
+        .expect("bulk");
+        assert!(failures.is_empty());
+    }
+    let mut in_flight = 0;
+    loop {
+        let got = fetch_all(&mut broker, &fake, "t");
+        if got.is_empty() {
+            break;
+        }
+        in_flight += got.len();
+    }
+    assert_eq!(in_flight, MAX_IN_FLIGHT);
+}

@@ -1,0 +1,136 @@
+//! A durable Dapr pub/sub as a wasmplug component (world `pubsub-component`).
+//!
+//! Every topic is a queue in a host bucket (`keyvalue-store`): a tail counter, a head counter
+//! and one key per message holding a small binary [`record`] (layout in [`keys`]). Publishing
+//! is one conditional `keyvalue-atomics.commit` that writes the message and advances the
+//! tail; an ack deletes the message key. Which messages are in flight is kept in instance
+//! memory only (see [`broker`]), so after a restart or an instance rebuild every message
+//! not acked is delivered again: at-least-once, and nothing acked ever comes back.
+//!
+//! Delivery ids are `<nonce>-<seq>-<attempt>`: a random per-(instance, topic) nonce as 16
+//! hex digits, the message's sequence number and the delivery count of that message.
+//!
+//! Component metadata:
+//! - `bucket` (optional, default `pubsub`): the host bucket to open; the component config
+//!   must grant it.
+//!
+//! Every other metadata key is ignored (daprd passes e.g. `consumerID`).
+
+mod broker;
+mod keys;
+mod record;
+
+use std::cell::RefCell;
+
+use exports::wasmplug::dapr::pubsub::{
+    BulkFailure, BulkPublishRequest, Delivery, Guest, Metadata, PublishRequest,
+};
+use wasmplug::dapr::keyvalue_atomics::{self, CommitError, Entry, Write};
+use wasmplug::dapr::keyvalue_store::{self, Bucket, Error as KvError};
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "pubsub-component",
+});
+
+/// The error type of every pub/sub function.
+pub(crate) use wasmplug::dapr::types::Error;
+
+/// Component metadata key naming the host bucket.
+const BUCKET_METADATA: &str = "bucket";
+/// Bucket opened when the metadata does not name one.
+const DEFAULT_BUCKET: &str = "pubsub";
+
+/// What `init` sets up.
+struct Instance {
+    bucket: Bucket,
+    broker: broker::Broker,
+}
+
+thread_local! {
+    /// Guests are single-threaded; `thread_local` just avoids `unsafe` for the global.
+    static INSTANCE: RefCell<Option<Instance>> = const { RefCell::new(None) };
+}
+
+/// Run `f` with the bucket and broker set up by `init`.
+fn with_instance<T>(
+    f: impl FnOnce(&Bucket, &mut broker::Broker) -> Result<T, Error>,
+) -> Result<T, Error> {
+    INSTANCE.with(|slot| match slot.borrow_mut().as_mut() {
+        Some(instance) => f(&instance.bucket, &mut instance.broker),
+        None => Err(Error::Other(
+            "pubsub not initialised: init was not called".to_owned(),
+        )),
+    })
+}
+
+impl broker::Backend for Bucket {
+    fn get_versioned(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        keyvalue_atomics::get_versioned(self, key)
+    }
+
+    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
+        keyvalue_atomics::commit(self, writes)
+    }
+}
+
+struct Component;
+
+impl Guest for Component {
+    fn init(metadata: Metadata) -> Result<(), Error> {
+        let name = metadata
+            .iter()
+            .find(|(k, _)| k == BUCKET_METADATA)
+            .map_or(DEFAULT_BUCKET, |(_, v)| v.as_str());
+        if name.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "metadata {BUCKET_METADATA} must not be empty"
+            )));
+        }
+        let bucket = keyvalue_store::open(name).map_err(|err| {
+            Error::Other(format!(
+                "cannot open host bucket {name:?}: {}",
+                broker::describe_kv_error(&err)
+            ))
+        })?;
+        // A re-init (hot reload) starts over: new bucket handle, new nonces, nothing in
+        // flight, so every unacked message becomes deliverable again.
+        INSTANCE.with(|slot| {
+            *slot.borrow_mut() = Some(Instance {
+                bucket,
+                broker: broker::Broker::new(),
+            });
+        });
+        Ok(())
+    }
+
+    fn features() -> Vec<String> {
+        vec!["BULK_PUBSUB".to_owned()]
+    }
+
+    fn publish(request: PublishRequest) -> Result<(), Error> {
+        with_instance(|bucket, _| broker::publish(bucket, request))
+    }
+
+    fn bulk_publish(request: BulkPublishRequest) -> Result<Vec<BulkFailure>, Error> {
+        with_instance(|bucket, _| broker::bulk_publish(bucket, request))
+    }
+
+    fn subscribe(topic: String, _metadata: Metadata) -> Result<(), Error> {
+        with_instance(|_, broker| broker.subscribe(&topic))
+    }
+
+    fn fetch(topic: String, max: u32) -> Result<Vec<Delivery>, Error> {
+        with_instance(|bucket, broker| broker.fetch(bucket, &topic, max))
+    }
+
+    fn ack(topic: String, id: String, error: Option<String>) -> Result<(), Error> {
+        with_instance(|bucket, broker| broker.ack(bucket, &topic, &id, error.as_deref()))
+    }
+
+    fn ping() -> Result<(), Error> {
+        with_instance(|_, _| Ok(()))
+    }
+}
+
+export!(Component);

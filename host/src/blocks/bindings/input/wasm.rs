@@ -1,0 +1,105 @@
+//! The wasm adapter: [`InputBinding`] over a component exporting `wasmplug:dapr/input-binding`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+use super::{BlockError, Event, InputBinding, Metadata, Polled};
+use crate::bindings::input_world::{InputBindingComponent, InputBindingComponentPre};
+use crate::bindings::types;
+use crate::blocks::{md_from_wit, md_to_wit};
+use crate::runtime::{BoxFuture, Guest, InstanceState, World};
+
+impl World for InputBindingComponent {
+    type Pre = InputBindingComponentPre<InstanceState>;
+
+    fn pre(pre: InstancePre<InstanceState>) -> wasmtime::Result<Self::Pre> {
+        InputBindingComponentPre::new(pre)
+    }
+
+    fn instantiate<'a>(
+        pre: &'a Self::Pre,
+        store: &'a mut Store<InstanceState>,
+    ) -> BoxFuture<'a, wasmtime::Result<Self>> {
+        Box::pin(pre.instantiate_async(store))
+    }
+
+    fn init<'a>(
+        &'a self,
+        store: &'a mut Store<InstanceState>,
+        metadata: &'a [(String, String)],
+    ) -> BoxFuture<'a, wasmtime::Result<Result<(), types::Error>>> {
+        Box::pin(async move {
+            self.wasmplug_dapr_input_binding()
+                .call_init(store, &metadata.to_vec())
+                .await
+        })
+    }
+}
+
+/// An input binding implemented by a sandboxed wasm component (one guest instance).
+#[derive(Debug, Clone)]
+pub struct WasmInputBinding {
+    guest: Arc<Guest<InputBindingComponent>>,
+}
+
+impl WasmInputBinding {
+    pub(crate) fn new(guest: Guest<InputBindingComponent>) -> Self {
+        Self {
+            guest: Arc::new(guest),
+        }
+    }
+}
+
+macro_rules! guest_call {
+    ($self:ident, $op:literal, $call:ident ( $($arg:expr),* )) => {{
+        $self
+            .guest
+            .call($op, move |b, store| Box::pin(async move { b.wasmplug_dapr_input_binding().$call(store, $($arg),*).await }))
+            .await?
+    }};
+}
+
+#[async_trait::async_trait]
+impl InputBinding for WasmInputBinding {
+    async fn init(&self, metadata: Metadata) -> Result<(), BlockError> {
+        Ok(self.guest.init(md_to_wit(metadata)).await??)
+    }
+
+    async fn poll(&self, max: u32) -> Result<Polled, BlockError> {
+        let r = guest_call!(self, "poll", call_poll(max))?;
+        Ok(Polled {
+            events: r
+                .events
+                .into_iter()
+                .map(|e| Event {
+                    id: e.id,
+                    data: e.data,
+                    metadata: md_from_wit(e.metadata),
+                    content_type: e.content_type,
+                })
+                .collect(),
+            next_poll: r.next_poll_ms.map(Duration::from_millis),
+        })
+    }
+
+    async fn reply(
+        &self,
+        id: &str,
+        data: Vec<u8>,
+        error: Option<String>,
+    ) -> Result<(), BlockError> {
+        let id = id.to_owned();
+        Ok(guest_call!(
+            self,
+            "reply",
+            call_reply(&id, &data, error.as_deref())
+        )?)
+    }
+
+    async fn ping(&self) -> Result<(), BlockError> {
+        Ok(guest_call!(self, "ping", call_ping())?)
+    }
+}

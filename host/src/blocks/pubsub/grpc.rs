@@ -1,0 +1,568 @@
+//! Pub/sub over gRPC: Dapr's `PubSub` service over any [`PubSub`] (server adapter), and
+//! [`GrpcPubSub`], a [`PubSub`] over any pluggable pub/sub socket (client adapter).
+//!
+//! `PullMessages` follows daprd: the first message carries only the topic (a first message
+//! without one is `INVALID_ARGUMENT`); then the server streams messages, each with a unique
+//! id, and daprd answers each with `ack_message_id` (plus `ack_error` for a failure). One
+//! stream is one [`Subscription`]; when it ends, whatever it left unacked is redelivered to
+//! the next subscription. `BulkPublish` is served only when the component advertises
+//! `BULK_PUBSUB`; `Pause`/`Resume` are idempotent and hold/release deliveries on the
+//! instance's streams.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::{
+    BULK_PUBSUB, BlockError, BulkEntry, BulkFailure, BulkPublishRequest, Delivery, FETCH_BATCH,
+    Metadata, PubSub, PublishRequest, Subscription,
+};
+use crate::bridge::{INSTANCE_HEADER, Instances, block_error, block_status};
+use crate::proto as pb;
+use pb::pub_sub_server::{PubSub as PubSubService, PubSubServer};
+
+/// A shared, dynamically typed pub/sub (one per Dapr instance).
+pub type SharedPubSub = Arc<dyn PubSub>;
+
+fn md(m: HashMap<String, String>) -> Metadata {
+    m.into_iter().collect()
+}
+
+fn md_out(m: Metadata) -> HashMap<String, String> {
+    m.into_iter().collect()
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+// ---- server -----------------------------------------------------------------------------------
+
+/// The `PubSub` service of one component, multiplexing Dapr instances.
+#[derive(Debug, Clone)]
+pub struct PubSubServices {
+    instances: Arc<Instances<SharedPubSub>>,
+    paused: Arc<Mutex<HashMap<String, watch::Sender<bool>>>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl PubSubServices {
+    /// Services over `instances`; open streams end when `shutdown` turns true.
+    pub fn new(instances: Arc<Instances<SharedPubSub>>, shutdown: watch::Receiver<bool>) -> Self {
+        Self {
+            instances,
+            paused: Arc::default(),
+            shutdown,
+        }
+    }
+
+    fn pause_flag<T>(&self, r: &Request<T>) -> Result<watch::Sender<bool>, Status> {
+        let name = Instances::<SharedPubSub>::name_of(r)?;
+        let mut map = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(map
+            .entry(name)
+            .or_insert_with(|| watch::channel(false).0)
+            .clone())
+    }
+}
+
+/// Instances of the wasm component `name` of `host`.
+pub fn wasm_factory(host: Arc<crate::Host>, name: &str) -> Arc<Instances<SharedPubSub>> {
+    let component = name.to_owned();
+    Instances::new(name, move |instance| {
+        host.pubsub_instance(&component, instance)
+            .map(|s| Arc::new(s) as SharedPubSub)
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Adds the `PubSub` service to `builder`; returns its name (for reflection).
+pub fn add_services(
+    builder: &mut tonic::service::RoutesBuilder,
+    instances: Arc<Instances<SharedPubSub>>,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<&'static str> {
+    use tonic::server::NamedService;
+    builder.add_service(PubSubServer::new(PubSubServices::new(instances, shutdown)));
+    vec![<PubSubServer<PubSubServices> as NamedService>::NAME]
+}
+
+type R<T> = Result<Response<T>, Status>;
+type PullStream =
+    Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::PullMessagesResponse, Status>> + Send>>;
+
+fn response(d: Delivery) -> pb::PullMessagesResponse {
+    pb::PullMessagesResponse {
+        data: d.data,
+        topic_name: d.topic,
+        metadata: md_out(d.metadata),
+        content_type: d.content_type.unwrap_or_default(),
+        id: d.id,
+    }
+}
+
+/// Delivers from `sub` into `out` until the client goes away, the stream's acks end, or the
+/// server shuts down. Guest calls are never cancelled half-way: only waits are.
+async fn pump(
+    sub: Arc<dyn Subscription>,
+    out: mpsc::Sender<Result<pb::PullMessagesResponse, Status>>,
+    mut stop: watch::Receiver<bool>,
+    mut paused: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() || *shutdown.borrow() || out.is_closed() {
+            return;
+        }
+        if *paused.borrow() {
+            tokio::select! {
+                _ = paused.changed() => {}
+                _ = stop.changed() => {}
+                _ = shutdown.changed() => {}
+                () = out.closed() => {}
+            }
+            continue;
+        }
+        match sub.poll(FETCH_BATCH).await {
+            Ok(batch) if batch.is_empty() => {
+                tokio::select! {
+                    () = sub.wait(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => {}
+                    _ = shutdown.changed() => {}
+                    _ = paused.changed() => {}
+                    () = out.closed() => {}
+                }
+            }
+            Ok(batch) => {
+                for d in batch {
+                    if out.send(Ok(response(d))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = out.send(Err(block_status(e))).await;
+                return;
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl PubSubService for PubSubServices {
+    async fn init(&self, request: Request<pb::PubSubInitRequest>) -> R<pb::PubSubInitResponse> {
+        let (name, ps) = self.instances.create(&request)?;
+        let metadata = request
+            .into_inner()
+            .metadata
+            .map(|m| md(m.properties))
+            .unwrap_or_default();
+        ps.init(metadata).await.map_err(block_status)?;
+        self.instances.register(name, ps);
+        Ok(Response::new(pb::PubSubInitResponse {}))
+    }
+
+    async fn features(&self, request: Request<pb::FeaturesRequest>) -> R<pb::FeaturesResponse> {
+        let features = self
+            .instances
+            .get(&request)?
+            .features()
+            .await
+            .map_err(block_status)?;
+        Ok(Response::new(pb::FeaturesResponse { features }))
+    }
+
+    async fn publish(&self, request: Request<pb::PublishRequest>) -> R<pb::PublishResponse> {
+        let ps = self.instances.get(&request)?;
+        let r = request.into_inner();
+        ps.publish(PublishRequest {
+            topic: r.topic,
+            data: r.data,
+            metadata: md(r.metadata),
+            content_type: non_empty(r.content_type),
+        })
+        .await
+        .map_err(block_status)?;
+        Ok(Response::new(pb::PublishResponse {}))
+    }
+
+    async fn bulk_publish(
+        &self,
+        request: Request<pb::BulkPublishRequest>,
+    ) -> R<pb::BulkPublishResponse> {
+        let ps = self.instances.get(&request)?;
+        if !ps
+            .features()
+            .await
+            .map_err(block_status)?
+            .iter()
+            .any(|f| f == BULK_PUBSUB)
+        {
+            return Err(Status::unimplemented(
+                "this pubsub does not advertise BULK_PUBSUB",
+            ));
+        }
+        let r = request.into_inner();
+        let failures = ps
+            .bulk_publish(BulkPublishRequest {
+                topic: r.topic,
+                entries: r
+                    .entries
+                    .into_iter()
+                    .map(|e| BulkEntry {
+                        entry_id: e.entry_id,
+                        event: e.event,
+                        content_type: non_empty(e.content_type),
+                        metadata: md(e.metadata),
+                    })
+                    .collect(),
+                metadata: md(r.metadata),
+            })
+            .await
+            .map_err(block_status)?;
+        Ok(Response::new(pb::BulkPublishResponse {
+            failed_entries: failures
+                .into_iter()
+                .map(|f| pb::BulkPublishResponseFailedEntry {
+                    entry_id: f.entry_id,
+                    error: f.error,
+                })
+                .collect(),
+        }))
+    }
+
+    type PullMessagesStream = PullStream;
+
+    async fn pull_messages(
+        &self,
+        request: Request<Streaming<pb::PullMessagesRequest>>,
+    ) -> R<Self::PullMessagesStream> {
+        let ps = self.instances.get(&request)?;
+        let paused = self.pause_flag(&request)?.subscribe();
+        let mut inbound = request.into_inner();
+        let first = inbound.message().await?.ok_or_else(|| {
+            Status::invalid_argument(
+                "the stream ended before its first message (which must carry the topic)",
+            )
+        })?;
+        let topic = first.topic.filter(|t| !t.name.is_empty()).ok_or_else(|| {
+            Status::invalid_argument("the first PullMessages message must carry the topic")
+        })?;
+        let sub: Arc<dyn Subscription> = ps
+            .subscribe(&topic.name, md(topic.metadata))
+            .await
+            .map_err(block_status)?
+            .into();
+
+        let (out, rx) = mpsc::channel(FETCH_BATCH as usize);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        // Acks from daprd, in arrival order; the end of daprd's side ends the subscription.
+        let acks = sub.clone();
+        let topic_name = topic.name.clone();
+        let mut shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            // On shutdown stop reading too: dropping our end of the request stream lets the
+            // connection close even if the client keeps its side open.
+            while let Some(Ok(Some(m))) = tokio::select! {
+                m = inbound.message() => Some(m),
+                _ = shutdown.wait_for(|s| *s) => None,
+            } {
+                if m.ack_message_id.is_empty() {
+                    continue;
+                }
+                if let Err(e) = acks
+                    .ack(&m.ack_message_id, m.ack_error.map(|e| e.message))
+                    .await
+                {
+                    tracing::warn!(topic = %topic_name, id = %m.ack_message_id, "ack failed: {e}");
+                }
+            }
+            let _ = stop_tx.send(true);
+        });
+        tokio::spawn(pump(sub, out, stop_rx, paused, self.shutdown.clone()));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn pause(&self, request: Request<pb::PauseRequest>) -> R<pb::PauseResponse> {
+        self.instances.get(&request)?;
+        self.pause_flag(&request)?.send_replace(true);
+        Ok(Response::new(pb::PauseResponse {}))
+    }
+
+    async fn resume(&self, request: Request<pb::ResumeRequest>) -> R<pb::ResumeResponse> {
+        self.instances.get(&request)?;
+        self.pause_flag(&request)?.send_replace(false);
+        Ok(Response::new(pb::ResumeResponse {}))
+    }
+
+    async fn ping(&self, request: Request<pb::PingRequest>) -> R<pb::PingResponse> {
+        self.instances
+            .get(&request)?
+            .ping()
+            .await
+            .map_err(block_status)?;
+        Ok(Response::new(pb::PingResponse {}))
+    }
+}
+
+// ---- client -----------------------------------------------------------------------------------
+
+/// A [`PubSub`] served by any pluggable component over gRPC: the client adapter.
+#[derive(Debug, Clone)]
+pub struct GrpcPubSub {
+    channel: tonic::transport::Channel,
+    instance: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+}
+
+impl GrpcPubSub {
+    /// Connects to the socket at `path` as Dapr instance `instance`.
+    pub async fn connect(path: &Path, instance: &str) -> Result<Self, BlockError> {
+        let channel = crate::blocks::state::grpc::connect_socket(path)
+            .await
+            .map_err(|e| BlockError::Other(format!("cannot connect to {}: {e}", path.display())))?;
+        let instance = instance.parse().map_err(|_| {
+            BlockError::InvalidArgument(format!(
+                "instance name {instance:?} is not a valid header value"
+            ))
+        })?;
+        Ok(Self { channel, instance })
+    }
+
+    fn req<T>(&self, msg: T) -> Request<T> {
+        let mut r = Request::new(msg);
+        r.metadata_mut()
+            .insert(INSTANCE_HEADER, self.instance.clone());
+        r
+    }
+
+    fn client(&self) -> pb::pub_sub_client::PubSubClient<tonic::transport::Channel> {
+        pb::pub_sub_client::PubSubClient::new(self.channel.clone())
+    }
+
+    /// Pauses deliveries on this instance's streams (idempotent).
+    pub async fn pause(&self) -> Result<(), BlockError> {
+        self.client()
+            .pause(self.req(pb::PauseRequest {}))
+            .await
+            .map_err(block_error)?;
+        Ok(())
+    }
+
+    /// Resumes deliveries (idempotent).
+    pub async fn resume(&self) -> Result<(), BlockError> {
+        self.client()
+            .resume(self.req(pb::ResumeRequest {}))
+            .await
+            .map_err(block_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl PubSub for GrpcPubSub {
+    async fn init(&self, metadata: Metadata) -> Result<(), BlockError> {
+        let msg = pb::PubSubInitRequest {
+            metadata: Some(pb::MetadataRequest {
+                properties: md_out(metadata),
+            }),
+        };
+        self.client()
+            .init(self.req(msg))
+            .await
+            .map_err(block_error)?;
+        Ok(())
+    }
+
+    async fn features(&self) -> Result<Vec<String>, BlockError> {
+        Ok(self
+            .client()
+            .features(self.req(pb::FeaturesRequest {}))
+            .await
+            .map_err(block_error)?
+            .into_inner()
+            .features)
+    }
+
+    async fn publish(&self, r: PublishRequest) -> Result<(), BlockError> {
+        let msg = pb::PublishRequest {
+            data: r.data,
+            pubsub_name: String::new(),
+            topic: r.topic,
+            metadata: md_out(r.metadata),
+            content_type: r.content_type.unwrap_or_default(),
+        };
+        self.client()
+            .publish(self.req(msg))
+            .await
+            .map_err(block_error)?;
+        Ok(())
+    }
+
+    async fn bulk_publish(&self, r: BulkPublishRequest) -> Result<Vec<BulkFailure>, BlockError> {
+        let msg = pb::BulkPublishRequest {
+            entries: r
+                .entries
+                .into_iter()
+                .map(|e| pb::BulkMessageEntry {
+                    entry_id: e.entry_id,
+                    event: e.event,
+                    content_type: e.content_type.unwrap_or_default(),
+                    metadata: md_out(e.metadata),
+                })
+                .collect(),
+            pubsub_name: String::new(),
+            topic: r.topic,
+            metadata: md_out(r.metadata),
+        };
+        let resp = self
+            .client()
+            .bulk_publish(self.req(msg))
+            .await
+            .map_err(block_error)?
+            .into_inner();
+        Ok(resp
+            .failed_entries
+            .into_iter()
+            .map(|f| BulkFailure {
+                entry_id: f.entry_id,
+                error: f.error,
+            })
+            .collect())
+    }
+
+    async fn subscribe(
+        &self,
+        topic: &str,
+        metadata: Metadata,
+    ) -> Result<Box<dyn Subscription>, BlockError> {
+        let (acks, outbound) = mpsc::channel(64);
+        let first = pb::PullMessagesRequest {
+            topic: Some(pb::Topic {
+                name: topic.to_owned(),
+                metadata: md_out(metadata),
+            }),
+            ack_message_id: String::new(),
+            ack_error: None,
+        };
+        acks.send(first)
+            .await
+            .map_err(|_| BlockError::Other("subscription channel closed".into()))?;
+        let mut inbound = self
+            .client()
+            .pull_messages(self.req(ReceiverStream::new(outbound)))
+            .await
+            .map_err(block_error)?
+            .into_inner();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(async move {
+            loop {
+                match inbound.message().await {
+                    Ok(Some(m)) => {
+                        let d = Delivery {
+                            id: m.id,
+                            topic: m.topic_name,
+                            data: m.data,
+                            metadata: md(m.metadata),
+                            content_type: non_empty(m.content_type),
+                        };
+                        if tx.send(Ok(d)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(s) => {
+                        let _ = tx.send(Err(block_error(s)));
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Box::new(GrpcSubscription {
+            acks,
+            deliveries: tokio::sync::Mutex::new(Received {
+                rx,
+                ready: Default::default(),
+            }),
+            reader,
+        }))
+    }
+
+    async fn ping(&self) -> Result<(), BlockError> {
+        self.client()
+            .ping(self.req(pb::PingRequest {}))
+            .await
+            .map_err(block_error)?;
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct Received {
+    rx: mpsc::UnboundedReceiver<Result<Delivery, BlockError>>,
+    ready: std::collections::VecDeque<Result<Delivery, BlockError>>,
+}
+
+/// One `PullMessages` stream seen from the client side. Dropping it closes the stream.
+#[derive(Debug)]
+struct GrpcSubscription {
+    acks: mpsc::Sender<pb::PullMessagesRequest>,
+    deliveries: tokio::sync::Mutex<Received>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for GrpcSubscription {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+#[async_trait::async_trait]
+impl Subscription for GrpcSubscription {
+    async fn poll(&self, max: u32) -> Result<Vec<Delivery>, BlockError> {
+        let mut d = self.deliveries.lock().await;
+        while let Ok(item) = d.rx.try_recv() {
+            d.ready.push_back(item);
+        }
+        let mut out = Vec::new();
+        while out.len() < max as usize {
+            match d.ready.pop_front() {
+                Some(Ok(item)) => out.push(item),
+                Some(Err(e)) if out.is_empty() => return Err(e),
+                Some(Err(e)) => {
+                    d.ready.push_front(Err(e));
+                    break;
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn wait(&self, timeout: Duration) {
+        let mut d = self.deliveries.lock().await;
+        if !d.ready.is_empty() {
+            return;
+        }
+        if let Ok(Some(item)) = tokio::time::timeout(timeout, d.rx.recv()).await {
+            d.ready.push_back(item);
+        }
+    }
+
+    async fn ack(&self, id: &str, error: Option<String>) -> Result<(), BlockError> {
+        let msg = pb::PullMessagesRequest {
+            topic: None,
+            ack_message_id: id.to_owned(),
+            ack_error: error.map(|message| pb::AckMessageError { message }),
+        };
+        self.acks
+            .send(msg)
+            .await
+            .map_err(|_| BlockError::Other("the subscription stream has ended".into()))
+    }
+}
