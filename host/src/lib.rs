@@ -229,12 +229,6 @@ impl Host {
         entry.downcast_ref::<T>().cloned().unwrap_or(handle)
     }
 
-    fn init_metadata(&self, name: &str) -> blocks::Metadata {
-        self.components
-            .get(name)
-            .map(|c| c.config.metadata.iter().cloned().collect())
-            .unwrap_or_default()
-    }
 }
 
 /// Generates the two accessors of one block: an initialised handle for embedding (cached
@@ -248,7 +242,7 @@ macro_rules! block_accessors {
                     return Ok(h);
                 }
                 let handle = self.$instance(name, DEFAULT_INSTANCE)?;
-                <$ty as $trait>::init(&handle, self.init_metadata(name))
+                <$ty as $trait>::init(&handle, blocks::Metadata::new())
                     .await
                     .map_err(|source| Error::Init { component: name.to_owned(), source: Box::new(source) })?;
                 Ok(self.cache(name, handle))

@@ -8,6 +8,7 @@ use wasmplug::blocks::state::{
     DeleteRequest, GetRequest, GrpcStateStore, Metadata, SetRequest, StateError, StateItem,
     StateStore, TTL_IN_SECONDS,
 };
+use wasmplug::blocks::BlockError;
 use wasmplug::runtime::{ComponentInfo, FaultKind, Provider, Runtime};
 
 /// Host Dapr building-block components as sandboxed WebAssembly components.
@@ -60,6 +61,83 @@ enum CallBlock {
     /// A state store.
     #[command(subcommand)]
     State(StateCall),
+    /// A pub/sub broker.
+    #[command(subcommand)]
+    Pubsub(PubsubCall),
+    /// Input and output bindings.
+    #[command(subcommand)]
+    Bindings(BindingsCall),
+    /// A secret store.
+    #[command(subcommand)]
+    Secret(SecretCall),
+}
+
+#[derive(Debug, Subcommand)]
+enum PubsubCall {
+    /// Publish a message.
+    Publish {
+        /// Topic.
+        topic: String,
+        /// Payload (UTF-8).
+        data: String,
+        /// Content type.
+        #[arg(long)]
+        content_type: Option<String>,
+    },
+    /// Subscribe, print each message as a JSON line, and ack it.
+    Subscribe {
+        /// Topic.
+        topic: String,
+        /// Stop after this many messages.
+        #[arg(long)]
+        count: Option<usize>,
+        /// Stop after this many seconds without a message.
+        #[arg(long, default_value_t = 5.0)]
+        idle: f64,
+        /// Nack instead of ack (the messages will be redelivered).
+        #[arg(long)]
+        nack: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BindingsCall {
+    /// Invoke an output binding operation.
+    Invoke {
+        /// Operation (see `operations`).
+        operation: String,
+        /// Payload (UTF-8).
+        #[arg(default_value = "")]
+        data: String,
+        /// Metadata as name=value.
+        #[arg(long = "metadata", short = 'm')]
+        metadata: Vec<String>,
+    },
+    /// List the output binding's operations.
+    Operations,
+    /// Read input binding events, print them as JSON lines, and reply to each.
+    Read {
+        /// Stop after this many events.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        /// Give up after this many seconds without an event.
+        #[arg(long, default_value_t = 10.0)]
+        idle: f64,
+        /// Reply data sent back for each event.
+        #[arg(long, default_value = "")]
+        reply: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretCall {
+    /// Get one secret.
+    Get {
+        /// Secret name.
+        key: String,
+    },
+    /// Get every secret.
+    BulkGet,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,20 +218,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tokio_runtime()?.block_on(wasmplug::bridge::serve(host, &folder, shutdown_signal()))?;
             Ok(())
         }
-        Command::Call {
-            target,
-            instance,
-            sockets_folder,
-            block: CallBlock::State(call),
-        } => {
+        Command::Call { target, instance, sockets_folder, block } => {
             let path = if target.contains('/') || target.ends_with(".sock") {
                 PathBuf::from(target)
             } else {
-                sockets_folder
-                    .unwrap_or_else(wasmplug::bridge::sockets_folder)
-                    .join(format!("{target}.sock"))
+                sockets_folder.unwrap_or_else(wasmplug::bridge::sockets_folder).join(format!("{target}.sock"))
             };
-            tokio_runtime()?.block_on(state_call(&path, &instance, call))
+            let rt = tokio_runtime()?;
+            match block {
+                CallBlock::State(call) => rt.block_on(state_call(&path, &instance, call)),
+                CallBlock::Pubsub(call) => rt.block_on(pubsub_call(&path, &instance, call)),
+                CallBlock::Bindings(call) => rt.block_on(bindings_call(&path, &instance, call)),
+                CallBlock::Secret(call) => rt.block_on(secret_call(&path, &instance, call)),
+            }
         }
         Command::Check { wasm } => check(wasm),
         Command::Validate { config } => {
@@ -270,6 +347,114 @@ async fn run_state_call(store: &GrpcStateStore, call: &StateCall) -> Result<(), 
                 println!("{}", item_json(&i.key, i.item.as_ref()));
             }
         }
+    }
+    Ok(())
+}
+
+fn parse_metadata(pairs: &[String]) -> anyhow::Result<Metadata> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| anyhow::anyhow!("metadata {p:?} is not name=value"))
+        })
+        .collect()
+}
+
+/// Initialises the instance if the server says it is not (so a socket can be tried by hand
+/// before daprd has used it); an instance daprd already initialised is left alone.
+async fn ensure_init<P, I>(ping: P, init: I) -> anyhow::Result<()>
+where
+    P: Future<Output = Result<(), BlockError>>,
+    I: Future<Output = Result<(), BlockError>>,
+{
+    match ping.await {
+        Err(BlockError::Component(e)) if e.kind == FaultKind::NotInitialized => Ok(init.await?),
+        other => Ok(other?),
+    }
+}
+
+fn lossy(data: &[u8]) -> String {
+    String::from_utf8_lossy(data).into_owned()
+}
+
+async fn pubsub_call(path: &std::path::Path, instance: &str, call: PubsubCall) -> anyhow::Result<()> {
+    use wasmplug::blocks::pubsub::{GrpcPubSub, PubSub, PublishRequest};
+    let ps = GrpcPubSub::connect(path, instance).await?;
+    ensure_init(ps.ping(), ps.init(Metadata::new())).await?;
+    match call {
+        PubsubCall::Publish { topic, data, content_type } => {
+            let mut req = PublishRequest::new(topic.clone(), data.into_bytes());
+            req.content_type = content_type;
+            ps.publish(req).await?;
+            println!("{}", serde_json::json!({ "topic": topic, "published": true }));
+        }
+        PubsubCall::Subscribe { topic, count, idle, nack } => {
+            let sub = ps.subscribe(&topic, Metadata::new()).await?;
+            let idle = std::time::Duration::from_secs_f64(idle.max(0.0));
+            let mut seen = 0;
+            while count.is_none_or(|c| seen < c) {
+                let Some(d) = sub.next(idle).await? else { break };
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": d.id, "topic": d.topic, "data": lossy(&d.data), "contentType": d.content_type, "metadata": d.metadata })
+                );
+                sub.ack(&d.id, nack.then(|| "nacked by wasmplug call".to_owned())).await?;
+                seen += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn bindings_call(path: &std::path::Path, instance: &str, call: BindingsCall) -> anyhow::Result<()> {
+    use wasmplug::blocks::bindings::input::{GrpcInputBinding, InputBinding};
+    use wasmplug::blocks::bindings::output::{GrpcOutputBinding, InvokeRequest, OutputBinding};
+    match call {
+        BindingsCall::Invoke { operation, data, metadata } => {
+            let b = GrpcOutputBinding::connect(path, instance).await?;
+            ensure_init(b.ping(), b.init(Metadata::new())).await?;
+            let mut req = InvokeRequest::new(operation).with_data(data.into_bytes());
+            req.metadata = parse_metadata(&metadata)?;
+            let r = b.invoke(req).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "data": lossy(&r.data), "contentType": r.content_type, "metadata": r.metadata })
+            );
+        }
+        BindingsCall::Operations => {
+            let b = GrpcOutputBinding::connect(path, instance).await?;
+            ensure_init(b.ping(), b.init(Metadata::new())).await?;
+            println!("{}", serde_json::json!({ "operations": b.list_operations().await? }));
+        }
+        BindingsCall::Read { count, idle, reply } => {
+            let b = GrpcInputBinding::connect(path, instance).await?;
+            ensure_init(b.ping(), b.init(Metadata::new())).await?;
+            let idle = std::time::Duration::from_secs_f64(idle.max(0.0));
+            for _ in 0..count {
+                let Some(e) = b.next(idle).await? else { break };
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": e.id, "data": lossy(&e.data), "contentType": e.content_type, "metadata": e.metadata })
+                );
+                b.reply(&e.id, reply.clone().into_bytes(), None).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn secret_call(path: &std::path::Path, instance: &str, call: SecretCall) -> anyhow::Result<()> {
+    use wasmplug::blocks::secrets::{GrpcSecretStore, SecretStore};
+    let s = GrpcSecretStore::connect(path, instance).await?;
+    ensure_init(s.ping(), s.init(Metadata::new())).await?;
+    match call {
+        SecretCall::Get { key } => {
+            let secret = s.get(&key, Metadata::new()).await?;
+            println!("{}", serde_json::json!({ "key": key, "secret": secret }));
+        }
+        SecretCall::BulkGet => println!("{}", serde_json::json!({ "secrets": s.bulk_get(Metadata::new()).await? })),
     }
     Ok(())
 }

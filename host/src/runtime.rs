@@ -839,12 +839,17 @@ impl<W: World> Guest<W> {
         }
     }
 
-    /// (Re)initialises with `metadata` on a fresh instance. A guest error leaves the guest
-    /// uninitialised.
+    /// (Re)initialises with `metadata` on a fresh instance. The component's config metadata
+    /// are the defaults: `metadata` (e.g. daprd's Init properties, from the Dapr component
+    /// YAML) overrides them key by key. A guest error leaves the guest uninitialised.
     pub(crate) async fn init(
         &self,
         metadata: Vec<(String, String)>,
     ) -> Result<Result<(), crate::bindings::types::Error>, ComponentError> {
+        let mut merged: std::collections::BTreeMap<String, String> =
+            self.component.config.metadata.iter().cloned().collect();
+        merged.extend(metadata);
+        let metadata: Vec<(String, String)> = merged.into_iter().collect();
         let mut slot = self.slot.lock().await;
         slot.live = None;
         slot.init = None;

@@ -100,3 +100,24 @@ async fn bridge_read_stream_meets_the_contract() {
         .expect("shutdown with an open stream")
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daprd_properties_override_config_metadata() {
+    let served = crate::bridge::serve(&format!(
+        "  - name: configured\n    type: bindings\n    wasm: {:?}\n    metadata:\n      - name: schedule\n        value: \"@every 100ms\"\n",
+        support::guest("cron")
+    ))
+    .await;
+    // No properties: the config's metadata applies.
+    let a = GrpcInputBinding::connect(&served.socket("configured"), "a").await.unwrap();
+    a.init(Metadata::new()).await.unwrap();
+    let e = a.next(Duration::from_secs(3)).await.unwrap().expect("tick");
+    assert_eq!(e.metadata.get("schedule").map(String::as_str), Some("@every 100ms"));
+    // daprd's properties (the Dapr component YAML) win key by key.
+    let b = GrpcInputBinding::connect(&served.socket("configured"), "b").await.unwrap();
+    b.init(schedule("@every 150ms")).await.unwrap();
+    let e = b.next(Duration::from_secs(3)).await.unwrap().expect("tick");
+    assert_eq!(e.metadata.get("schedule").map(String::as_str), Some("@every 150ms"));
+    drop((a, b));
+    served.stop().await.unwrap();
+}

@@ -166,45 +166,49 @@ fn quickstart(root: &Path) -> Result<()> {
         ready_rx
             .recv_timeout(Duration::from_secs(60))
             .context("wasmplug serve did not become ready")?;
-        let call = |args: &[&str], expect_ok: bool| -> Result<()> {
-            println!("$ wasmplug call statestore state {}", args.join(" "));
+        let call = |target: &str, args: &[&str], expect_ok: bool| -> Result<()> {
+            println!("$ wasmplug call {target} {}", args.join(" "));
             let status = Command::new(&wasmplug)
                 .arg("call")
-                .arg("statestore")
+                .arg(target)
                 .arg("--sockets-folder")
                 .arg(&folder)
-                .arg("state")
                 .args(args)
                 .status()?;
             if status.success() != expect_ok {
                 bail!(
-                    "`wasmplug call ... {}` {}",
+                    "`wasmplug call {target} {}` {}",
                     args.join(" "),
-                    if expect_ok {
-                        "failed"
-                    } else {
-                        "should have failed"
-                    }
+                    if expect_ok { "failed" } else { "should have failed" }
                 );
             }
             Ok(())
         };
-        call(&["features"], true)?;
-        call(
-            &["set", "greeting", "hello from the sidecar", "--ttl", "3600"],
-            true,
-        )?;
-        call(&["get", "greeting"], true)?;
-        call(
-            &["set", "greeting", "overwrite?", "--etag", "not-the-etag"],
-            false,
-        )?;
-        call(
-            &["bulk-get", "greeting", "visits", "order-1", "missing"],
-            true,
-        )?;
-        call(&["delete", "greeting"], true)?;
-        call(&["get", "greeting"], true)
+        println!("\n-- state store");
+        call("statestore", &["state", "features"], true)?;
+        call("statestore", &["state", "set", "greeting", "hello from the sidecar", "--ttl", "3600"], true)?;
+        call("statestore", &["state", "get", "greeting"], true)?;
+        call("statestore", &["state", "set", "greeting", "overwrite?", "--etag", "not-the-etag"], false)?;
+        call("statestore", &["state", "bulk-get", "greeting", "visits", "order-1", "missing"], true)?;
+        call("statestore", &["state", "delete", "greeting"], true)?;
+        call("statestore", &["state", "get", "greeting"], true)?;
+        println!("\n-- pub/sub");
+        call("broker", &["pubsub", "publish", "orders", "order #1"], true)?;
+        call("broker", &["pubsub", "publish", "orders", "order #2"], true)?;
+        call("broker", &["pubsub", "subscribe", "orders", "--count", "2", "--idle", "5"], true)?;
+        println!("\n-- output binding (local storage)");
+        call("files", &["bindings", "operations"], true)?;
+        call("files", &["bindings", "invoke", "create", "hello, file", "-m", "fileName=hello.txt"], true)?;
+        call("files", &["bindings", "invoke", "get", "-m", "fileName=hello.txt"], true)?;
+        call("files", &["bindings", "invoke", "list"], true)?;
+        call("files", &["bindings", "invoke", "get", "-m", "fileName=../../Cargo.toml"], false)?;
+        call("files", &["bindings", "invoke", "delete", "-m", "fileName=hello.txt"], true)?;
+        println!("\n-- input binding (cron, @every 1s)");
+        call("ticker", &["bindings", "read", "--count", "2", "--reply", "thanks"], true)?;
+        println!("\n-- secret store");
+        call("secrets", &["secret", "get", "api:key"], true)?;
+        call("secrets", &["secret", "bulk-get"], true)?;
+        call("secrets", &["secret", "get", "nope"], false)
     })();
     // Stop it the way a container runtime does, and check it cleaned up.
     let _ = Command::new("kill")
@@ -217,11 +221,10 @@ fn quickstart(root: &Path) -> Result<()> {
     if !status.success() {
         bail!("wasmplug serve exited with {status}");
     }
-    let leftover = folder.join("statestore.sock");
-    if leftover.exists() {
-        bail!("{} was not removed on shutdown", leftover.display());
+    if let Some(leftover) = std::fs::read_dir(&folder)?.filter_map(Result::ok).next() {
+        bail!("{} was not removed on shutdown", leftover.path().display());
     }
     let _ = std::fs::remove_dir(&folder);
-    println!("\nquickstart done: wasmplug serve stopped cleanly and removed its socket");
+    println!("\nquickstart done: wasmplug serve stopped cleanly and removed its sockets");
     Ok(())
 }
