@@ -401,7 +401,7 @@ fn print_table(rows: &[Row], window: Duration) {
     );
     println!();
     println!(
-        "{:<25} {:>4} {:>7} {:>10} {:>10} {:>10}   {:<9} {:>8} {:>8}",
+        "{:<25} {:>4} {:>7} {:>10} {:>10} {:>10}   {:<10} {:>8} {:>8}",
         "server", "op", "clients", "median µs", "p99 µs", "ops/s", "vs", "median", "ops/s"
     );
     let mut sorted: Vec<&Row> = rows.iter().collect();
@@ -419,13 +419,13 @@ fn print_table(rows: &[Row], window: Duration) {
         };
         let ratio = base.map_or_else(String::new, |(name, b)| {
             format!(
-                "{:<9} {:>7.2}x {:>7.2}x",
+                "{:<10} {:>7.2}x {:>7.2}x",
                 name,
                 r.stats.median_ns / b.median_ns,
                 r.stats.ops_per_s / b.ops_per_s
             )
         });
-        println!(
+        let line = format!(
             "{:<25} {:>4} {:>7} {:>10.1} {:>10.1} {:>10.0}   {}",
             r.server.label(),
             r.op.label(),
@@ -435,6 +435,7 @@ fn print_table(rows: &[Row], window: Duration) {
             r.stats.ops_per_s,
             ratio
         );
+        println!("{}", line.trim_end());
     }
     println!();
     println!(

@@ -57,6 +57,7 @@ mod imports;
 pub mod kv;
 pub mod proto;
 pub mod runtime;
+pub mod scaffold;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -228,7 +229,6 @@ impl Host {
             .or_insert_with(|| Box::new(handle.clone()));
         entry.downcast_ref::<T>().cloned().unwrap_or(handle)
     }
-
 }
 
 /// Generates the two accessors of one block: an initialised handle for embedding (cached

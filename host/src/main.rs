@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wasmplug::blocks::BlockError;
 use wasmplug::blocks::state::{
     DeleteRequest, GetRequest, GrpcStateStore, Metadata, SetRequest, StateError, StateItem,
     StateStore, TTL_IN_SECONDS,
 };
-use wasmplug::blocks::BlockError;
 use wasmplug::runtime::{ComponentInfo, FaultKind, Provider, Runtime};
 
 /// Host Dapr building-block components as sandboxed WebAssembly components.
@@ -40,6 +40,18 @@ enum Command {
         /// Sockets folder (overrides the environment).
         #[arg(long)]
         sockets_folder: Option<PathBuf>,
+    },
+    /// Scaffold a ready-to-build component project: `wasmplug new rust bindings my-binding`.
+    New {
+        /// Language: rust.
+        lang: wasmplug::scaffold::Language,
+        /// Block: bindings.
+        block: String,
+        /// Component name (also the project folder unless --dir is given).
+        name: String,
+        /// Where to create the project.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Call a pluggable component (ours or anyone's) over its socket, by hand.
     Call {
@@ -218,11 +230,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tokio_runtime()?.block_on(wasmplug::bridge::serve(host, &folder, shutdown_signal()))?;
             Ok(())
         }
-        Command::Call { target, instance, sockets_folder, block } => {
+        Command::Call {
+            target,
+            instance,
+            sockets_folder,
+            block,
+        } => {
             let path = if target.contains('/') || target.ends_with(".sock") {
                 PathBuf::from(target)
             } else {
-                sockets_folder.unwrap_or_else(wasmplug::bridge::sockets_folder).join(format!("{target}.sock"))
+                sockets_folder
+                    .unwrap_or_else(wasmplug::bridge::sockets_folder)
+                    .join(format!("{target}.sock"))
             };
             let rt = tokio_runtime()?;
             match block {
@@ -233,6 +252,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Check { wasm } => check(wasm),
+        Command::New {
+            lang,
+            block,
+            name,
+            dir,
+        } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            for f in wasmplug::scaffold::generate(lang, &block, &name, &dir)? {
+                println!("created {}", f.display());
+            }
+            println!(
+                "next: cd {} && ./build.sh && wasmplug serve wasmplug.yaml",
+                dir.display()
+            );
+            Ok(())
+        }
         Command::Validate { config } => {
             let host = wasmplug::Host::load(&config)?;
             for c in host.components() {
@@ -379,28 +414,47 @@ fn lossy(data: &[u8]) -> String {
     String::from_utf8_lossy(data).into_owned()
 }
 
-async fn pubsub_call(path: &std::path::Path, instance: &str, call: PubsubCall) -> anyhow::Result<()> {
+async fn pubsub_call(
+    path: &std::path::Path,
+    instance: &str,
+    call: PubsubCall,
+) -> anyhow::Result<()> {
     use wasmplug::blocks::pubsub::{GrpcPubSub, PubSub, PublishRequest};
     let ps = GrpcPubSub::connect(path, instance).await?;
     ensure_init(ps.ping(), ps.init(Metadata::new())).await?;
     match call {
-        PubsubCall::Publish { topic, data, content_type } => {
+        PubsubCall::Publish {
+            topic,
+            data,
+            content_type,
+        } => {
             let mut req = PublishRequest::new(topic.clone(), data.into_bytes());
             req.content_type = content_type;
             ps.publish(req).await?;
-            println!("{}", serde_json::json!({ "topic": topic, "published": true }));
+            println!(
+                "{}",
+                serde_json::json!({ "topic": topic, "published": true })
+            );
         }
-        PubsubCall::Subscribe { topic, count, idle, nack } => {
+        PubsubCall::Subscribe {
+            topic,
+            count,
+            idle,
+            nack,
+        } => {
             let sub = ps.subscribe(&topic, Metadata::new()).await?;
             let idle = std::time::Duration::from_secs_f64(idle.max(0.0));
             let mut seen = 0;
             while count.is_none_or(|c| seen < c) {
-                let Some(d) = sub.next(idle).await? else { break };
+                let Some(d) = sub.next(idle).await? else {
+                    break;
+                };
                 println!(
                     "{}",
                     serde_json::json!({ "id": d.id, "topic": d.topic, "data": lossy(&d.data), "contentType": d.content_type, "metadata": d.metadata })
                 );
-                sub.ack(&d.id, nack.then(|| "nacked by wasmplug call".to_owned())).await?;
+                sub.ack(&d.id, nack.then(|| "nacked by wasmplug call".to_owned()))
+                    .await?;
                 seen += 1;
             }
         }
@@ -408,11 +462,19 @@ async fn pubsub_call(path: &std::path::Path, instance: &str, call: PubsubCall) -
     Ok(())
 }
 
-async fn bindings_call(path: &std::path::Path, instance: &str, call: BindingsCall) -> anyhow::Result<()> {
+async fn bindings_call(
+    path: &std::path::Path,
+    instance: &str,
+    call: BindingsCall,
+) -> anyhow::Result<()> {
     use wasmplug::blocks::bindings::input::{GrpcInputBinding, InputBinding};
     use wasmplug::blocks::bindings::output::{GrpcOutputBinding, InvokeRequest, OutputBinding};
     match call {
-        BindingsCall::Invoke { operation, data, metadata } => {
+        BindingsCall::Invoke {
+            operation,
+            data,
+            metadata,
+        } => {
             let b = GrpcOutputBinding::connect(path, instance).await?;
             ensure_init(b.ping(), b.init(Metadata::new())).await?;
             let mut req = InvokeRequest::new(operation).with_data(data.into_bytes());
@@ -426,7 +488,10 @@ async fn bindings_call(path: &std::path::Path, instance: &str, call: BindingsCal
         BindingsCall::Operations => {
             let b = GrpcOutputBinding::connect(path, instance).await?;
             ensure_init(b.ping(), b.init(Metadata::new())).await?;
-            println!("{}", serde_json::json!({ "operations": b.list_operations().await? }));
+            println!(
+                "{}",
+                serde_json::json!({ "operations": b.list_operations().await? })
+            );
         }
         BindingsCall::Read { count, idle, reply } => {
             let b = GrpcInputBinding::connect(path, instance).await?;
@@ -445,7 +510,11 @@ async fn bindings_call(path: &std::path::Path, instance: &str, call: BindingsCal
     Ok(())
 }
 
-async fn secret_call(path: &std::path::Path, instance: &str, call: SecretCall) -> anyhow::Result<()> {
+async fn secret_call(
+    path: &std::path::Path,
+    instance: &str,
+    call: SecretCall,
+) -> anyhow::Result<()> {
     use wasmplug::blocks::secrets::{GrpcSecretStore, SecretStore};
     let s = GrpcSecretStore::connect(path, instance).await?;
     ensure_init(s.ping(), s.init(Metadata::new())).await?;
@@ -454,7 +523,10 @@ async fn secret_call(path: &std::path::Path, instance: &str, call: SecretCall) -
             let secret = s.get(&key, Metadata::new()).await?;
             println!("{}", serde_json::json!({ "key": key, "secret": secret }));
         }
-        SecretCall::BulkGet => println!("{}", serde_json::json!({ "secrets": s.bulk_get(Metadata::new()).await? })),
+        SecretCall::BulkGet => println!(
+            "{}",
+            serde_json::json!({ "secrets": s.bulk_get(Metadata::new()).await? })
+        ),
     }
     Ok(())
 }

@@ -109,15 +109,25 @@ async fn daprd_properties_override_config_metadata() {
     ))
     .await;
     // No properties: the config's metadata applies.
-    let a = GrpcInputBinding::connect(&served.socket("configured"), "a").await.unwrap();
+    let a = GrpcInputBinding::connect(&served.socket("configured"), "a")
+        .await
+        .unwrap();
     a.init(Metadata::new()).await.unwrap();
     let e = a.next(Duration::from_secs(3)).await.unwrap().expect("tick");
-    assert_eq!(e.metadata.get("schedule").map(String::as_str), Some("@every 100ms"));
+    assert_eq!(
+        e.metadata.get("schedule").map(String::as_str),
+        Some("@every 100ms")
+    );
     // daprd's properties (the Dapr component YAML) win key by key.
-    let b = GrpcInputBinding::connect(&served.socket("configured"), "b").await.unwrap();
+    let b = GrpcInputBinding::connect(&served.socket("configured"), "b")
+        .await
+        .unwrap();
     b.init(schedule("@every 150ms")).await.unwrap();
     let e = b.next(Duration::from_secs(3)).await.unwrap().expect("tick");
-    assert_eq!(e.metadata.get("schedule").map(String::as_str), Some("@every 150ms"));
+    assert_eq!(
+        e.metadata.get("schedule").map(String::as_str),
+        Some("@every 150ms")
+    );
     drop((a, b));
     served.stop().await.unwrap();
 }

@@ -6,7 +6,7 @@
 //!   unit tests).
 //! - `quickstart`: builds the guests, runs the embedded example, then starts `wasmplug serve`
 //!   on the quickstart config, exercises it over its socket with `wasmplug call`, and stops it.
-//! - `bench`: builds the guests and runs the benchmarks.
+//! - `bench`: builds the guests and runs the benchmarks (`state`, then `bridge`).
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -38,9 +38,12 @@ fn main() -> Result<()> {
         Some("quickstart") => quickstart(&root),
         Some("bench") => {
             build_guests(&root)?;
-            run(cargo(&root)
-                .args(["bench", "-p", "wasmplug", "--bench", "state"])
-                .args(&args[1..]))
+            for bench in ["state", "bridge"] {
+                run(cargo(&root)
+                    .args(["bench", "-p", "wasmplug", "--bench", bench])
+                    .args(&args[1..]))?;
+            }
+            Ok(())
         }
         _ => bail!("usage: cargo xtask <build-guests|test|quickstart|bench>"),
     }
@@ -179,32 +182,109 @@ fn quickstart(root: &Path) -> Result<()> {
                 bail!(
                     "`wasmplug call {target} {}` {}",
                     args.join(" "),
-                    if expect_ok { "failed" } else { "should have failed" }
+                    if expect_ok {
+                        "failed"
+                    } else {
+                        "should have failed"
+                    }
                 );
             }
             Ok(())
         };
         println!("\n-- state store");
         call("statestore", &["state", "features"], true)?;
-        call("statestore", &["state", "set", "greeting", "hello from the sidecar", "--ttl", "3600"], true)?;
+        call(
+            "statestore",
+            &[
+                "state",
+                "set",
+                "greeting",
+                "hello from the sidecar",
+                "--ttl",
+                "3600",
+            ],
+            true,
+        )?;
         call("statestore", &["state", "get", "greeting"], true)?;
-        call("statestore", &["state", "set", "greeting", "overwrite?", "--etag", "not-the-etag"], false)?;
-        call("statestore", &["state", "bulk-get", "greeting", "visits", "order-1", "missing"], true)?;
+        call(
+            "statestore",
+            &[
+                "state",
+                "set",
+                "greeting",
+                "overwrite?",
+                "--etag",
+                "not-the-etag",
+            ],
+            false,
+        )?;
+        call(
+            "statestore",
+            &[
+                "state", "bulk-get", "greeting", "visits", "order-1", "missing",
+            ],
+            true,
+        )?;
         call("statestore", &["state", "delete", "greeting"], true)?;
         call("statestore", &["state", "get", "greeting"], true)?;
         println!("\n-- pub/sub");
         call("broker", &["pubsub", "publish", "orders", "order #1"], true)?;
         call("broker", &["pubsub", "publish", "orders", "order #2"], true)?;
-        call("broker", &["pubsub", "subscribe", "orders", "--count", "2", "--idle", "5"], true)?;
+        call(
+            "broker",
+            &[
+                "pubsub",
+                "subscribe",
+                "orders",
+                "--count",
+                "2",
+                "--idle",
+                "5",
+            ],
+            true,
+        )?;
         println!("\n-- output binding (local storage)");
         call("files", &["bindings", "operations"], true)?;
-        call("files", &["bindings", "invoke", "create", "hello, file", "-m", "fileName=hello.txt"], true)?;
-        call("files", &["bindings", "invoke", "get", "-m", "fileName=hello.txt"], true)?;
+        call(
+            "files",
+            &[
+                "bindings",
+                "invoke",
+                "create",
+                "hello, file",
+                "-m",
+                "fileName=hello.txt",
+            ],
+            true,
+        )?;
+        call(
+            "files",
+            &["bindings", "invoke", "get", "-m", "fileName=hello.txt"],
+            true,
+        )?;
         call("files", &["bindings", "invoke", "list"], true)?;
-        call("files", &["bindings", "invoke", "get", "-m", "fileName=../../Cargo.toml"], false)?;
-        call("files", &["bindings", "invoke", "delete", "-m", "fileName=hello.txt"], true)?;
+        call(
+            "files",
+            &[
+                "bindings",
+                "invoke",
+                "get",
+                "-m",
+                "fileName=../../Cargo.toml",
+            ],
+            false,
+        )?;
+        call(
+            "files",
+            &["bindings", "invoke", "delete", "-m", "fileName=hello.txt"],
+            true,
+        )?;
         println!("\n-- input binding (cron, @every 1s)");
-        call("ticker", &["bindings", "read", "--count", "2", "--reply", "thanks"], true)?;
+        call(
+            "ticker",
+            &["bindings", "read", "--count", "2", "--reply", "thanks"],
+            true,
+        )?;
         println!("\n-- secret store");
         call("secrets", &["secret", "get", "api:key"], true)?;
         call("secrets", &["secret", "bulk-get"], true)?;

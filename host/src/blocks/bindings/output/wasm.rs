@@ -1,0 +1,103 @@
+//! The wasm adapter: [`OutputBinding`] over a component exporting
+//! `wasmplug:dapr/output-binding`.
+
+use std::sync::Arc;
+
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+use super::{BlockError, InvokeRequest, InvokeResponse, Metadata, OutputBinding};
+use crate::bindings::output_world::exports::wasmplug::dapr::output_binding as w;
+use crate::bindings::output_world::{OutputBindingComponent, OutputBindingComponentPre};
+use crate::bindings::types;
+use crate::blocks::{md_from_wit, md_to_wit};
+use crate::runtime::{BoxFuture, Guest, InstanceState, World};
+
+impl World for OutputBindingComponent {
+    type Pre = OutputBindingComponentPre<InstanceState>;
+
+    fn pre(pre: InstancePre<InstanceState>) -> wasmtime::Result<Self::Pre> {
+        OutputBindingComponentPre::new(pre)
+    }
+
+    fn instantiate<'a>(
+        pre: &'a Self::Pre,
+        store: &'a mut Store<InstanceState>,
+    ) -> BoxFuture<'a, wasmtime::Result<Self>> {
+        Box::pin(pre.instantiate_async(store))
+    }
+
+    fn init<'a>(
+        &'a self,
+        store: &'a mut Store<InstanceState>,
+        metadata: &'a [(String, String)],
+    ) -> BoxFuture<'a, wasmtime::Result<Result<(), types::Error>>> {
+        Box::pin(async move {
+            self.wasmplug_dapr_output_binding()
+                .call_init(store, &metadata.to_vec())
+                .await
+        })
+    }
+}
+
+/// An output binding implemented by a sandboxed wasm component (one guest instance).
+///
+/// Calls go straight to the component: the `list-operations` gate daprd applies is the
+/// bridge's job (see [`super::grpc`]), not this adapter's.
+#[derive(Debug, Clone)]
+pub struct WasmOutputBinding {
+    guest: Arc<Guest<OutputBindingComponent>>,
+}
+
+impl WasmOutputBinding {
+    pub(crate) fn new(guest: Guest<OutputBindingComponent>) -> Self {
+        Self {
+            guest: Arc::new(guest),
+        }
+    }
+}
+
+/// Calls one export: `$call` is the generated `call_*` method, `$args` its arguments after
+/// the store. Component faults become [`BlockError::Component`]; the guest's own `result`
+/// is returned as is.
+macro_rules! guest_call {
+    ($self:ident, $op:literal, $call:ident ( $($arg:expr),* )) => {{
+        let r = $self
+            .guest
+            .call($op, move |b, store| Box::pin(async move { b.wasmplug_dapr_output_binding().$call(store, $($arg),*).await }))
+            .await?;
+        r
+    }};
+}
+
+#[async_trait::async_trait]
+impl OutputBinding for WasmOutputBinding {
+    async fn init(&self, metadata: Metadata) -> Result<(), BlockError> {
+        self.guest
+            .init(md_to_wit(metadata))
+            .await?
+            .map_err(BlockError::from)
+    }
+
+    async fn list_operations(&self) -> Result<Vec<String>, BlockError> {
+        Ok(guest_call!(self, "list-operations", call_list_operations()))
+    }
+
+    async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, BlockError> {
+        let req = w::InvokeRequest {
+            operation: request.operation,
+            data: request.data,
+            metadata: md_to_wit(request.metadata),
+        };
+        let r = guest_call!(self, "invoke", call_invoke(&req)).map_err(BlockError::from)?;
+        Ok(InvokeResponse {
+            data: r.data,
+            metadata: md_from_wit(r.metadata),
+            content_type: r.content_type,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), BlockError> {
+        guest_call!(self, "ping", call_ping()).map_err(BlockError::from)
+    }
+}

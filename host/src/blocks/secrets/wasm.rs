@@ -1,0 +1,107 @@
+//! The wasm adapter: [`SecretStore`] over a component exporting `wasmplug:dapr/secret-store`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+use super::{BlockError, Metadata, Secret, SecretStore};
+use crate::bindings::secrets_world::{SecretStoreComponent, SecretStoreComponentPre};
+use crate::bindings::types;
+use crate::blocks::{md_from_wit, md_to_wit};
+use crate::runtime::{BoxFuture, Guest, InstanceState, World};
+
+impl World for SecretStoreComponent {
+    type Pre = SecretStoreComponentPre<InstanceState>;
+
+    fn pre(pre: InstancePre<InstanceState>) -> wasmtime::Result<Self::Pre> {
+        SecretStoreComponentPre::new(pre)
+    }
+
+    fn instantiate<'a>(
+        pre: &'a Self::Pre,
+        store: &'a mut Store<InstanceState>,
+    ) -> BoxFuture<'a, wasmtime::Result<Self>> {
+        Box::pin(pre.instantiate_async(store))
+    }
+
+    fn init<'a>(
+        &'a self,
+        store: &'a mut Store<InstanceState>,
+        metadata: &'a [(String, String)],
+    ) -> BoxFuture<'a, wasmtime::Result<Result<(), types::Error>>> {
+        Box::pin(async move {
+            self.wasmplug_dapr_secret_store()
+                .call_init(store, &metadata.to_vec())
+                .await
+        })
+    }
+}
+
+/// A secret store implemented by a sandboxed wasm component (one guest instance).
+#[derive(Debug, Clone)]
+pub struct WasmSecretStore {
+    guest: Arc<Guest<SecretStoreComponent>>,
+}
+
+impl WasmSecretStore {
+    pub(crate) fn new(guest: Guest<SecretStoreComponent>) -> Self {
+        Self {
+            guest: Arc::new(guest),
+        }
+    }
+}
+
+/// Calls one export: `$call` is the generated `call_*` method, `$args` its arguments after
+/// the store. Component faults become [`BlockError::Component`]; the guest's own `result`
+/// is returned as is.
+macro_rules! guest_call {
+    ($self:ident, $op:literal, $call:ident ( $($arg:expr),* )) => {{
+        let r = $self
+            .guest
+            .call($op, move |b, store| Box::pin(async move { b.wasmplug_dapr_secret_store().$call(store, $($arg),*).await }))
+            .await?;
+        r
+    }};
+}
+
+#[async_trait::async_trait]
+impl SecretStore for WasmSecretStore {
+    async fn init(&self, metadata: Metadata) -> Result<(), BlockError> {
+        self.guest
+            .init(md_to_wit(metadata))
+            .await?
+            .map_err(BlockError::from)
+    }
+
+    async fn features(&self) -> Result<Vec<String>, BlockError> {
+        Ok(guest_call!(self, "features", call_features()))
+    }
+
+    async fn get(&self, key: &str, metadata: Metadata) -> Result<Secret, BlockError> {
+        let (key, md) = (key.to_owned(), md_to_wit(metadata));
+        let pairs = guest_call!(self, "get", call_get(&key, &md)).map_err(BlockError::from)?;
+        Ok(md_from_wit(pairs))
+    }
+
+    async fn bulk_get(&self, metadata: Metadata) -> Result<BTreeMap<String, Secret>, BlockError> {
+        let md = md_to_wit(metadata);
+        let all = guest_call!(self, "bulk-get", call_bulk_get(&md)).map_err(BlockError::from)?;
+        let mut out = BTreeMap::new();
+        for (name, pairs) in all {
+            // A name twice would silently lose one of the answers: hold the guest to a map.
+            if out.contains_key(&name) {
+                return Err(BlockError::Other(format!(
+                    "component returned secret {name:?} more than once from bulk-get"
+                )));
+            }
+            out.insert(name, md_from_wit(pairs));
+        }
+        Ok(out)
+    }
+
+    async fn ping(&self) -> Result<(), BlockError> {
+        guest_call!(self, "ping", call_ping()).map_err(BlockError::from)
+    }
+}
