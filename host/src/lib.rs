@@ -107,7 +107,7 @@ pub enum Error {
         /// Why.
         source: kv::KvError,
     },
-    /// Initialising a state store failed.
+    /// Initialising a component failed.
     #[error("component {component:?}: init failed: {source}")]
     Init {
         /// Component name.

@@ -846,10 +846,18 @@ impl<W: World> Guest<W> {
         &self,
         metadata: Vec<(String, String)>,
     ) -> Result<Result<(), crate::bindings::types::Error>, ComponentError> {
-        let mut merged: std::collections::BTreeMap<String, String> =
-            self.component.config.metadata.iter().cloned().collect();
+        // Dapr matches metadata keys case-insensitively, so an Init key replaces a config key
+        // that differs only in case.
+        let mut merged: Vec<(String, String)> = self
+            .component
+            .config
+            .metadata
+            .iter()
+            .filter(|(k, _)| !metadata.iter().any(|(m, _)| m.eq_ignore_ascii_case(k)))
+            .cloned()
+            .collect();
         merged.extend(metadata);
-        let metadata: Vec<(String, String)> = merged.into_iter().collect();
+        let metadata = merged;
         let mut slot = self.slot.lock().await;
         slot.live = None;
         slot.init = None;

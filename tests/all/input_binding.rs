@@ -131,3 +131,69 @@ async fn daprd_properties_override_config_metadata() {
     drop((a, b));
     served.stop().await.unwrap();
 }
+
+/// One config entry, one socket, two services: daprd discovers the input and the output
+/// binding by reflection and opens one connection (and one Init) per side, with the same
+/// instance name; what the app sends out comes back in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_socket_serves_an_input_and_an_output_binding() {
+    use tonic_reflection::pb::v1alpha as ra;
+    use wasmplug::blocks::bindings::output::{GrpcOutputBinding, InvokeRequest, OutputBinding};
+    let served = crate::bridge::serve(&format!(
+        "  - name: loop\n    type: bindings\n    wasm: {:?}\n    grants:\n      keyValue:\n        - bucket: loopback\n          backend: memory\n",
+        support::guest("loopback")
+    ))
+    .await;
+    let socket = served.socket("loop");
+    let channel = wasmplug::blocks::state::grpc::connect_socket(&socket)
+        .await
+        .unwrap();
+    let mut reflection = ra::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = ra::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(ra::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(ra::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        stream.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("no service list")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"dapr.proto.components.v1.InputBinding".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"dapr.proto.components.v1.OutputBinding".to_owned()),
+        "{names:?}"
+    );
+
+    let output = GrpcOutputBinding::connect(&socket, "app").await.unwrap();
+    output.init(Metadata::new()).await.unwrap();
+    let input = GrpcInputBinding::connect(&socket, "app").await.unwrap();
+    input.init(Metadata::new()).await.unwrap();
+    for i in 0..3 {
+        output
+            .invoke(InvokeRequest::new("send").with_data(format!("msg-{i}")))
+            .await
+            .unwrap();
+    }
+    for i in 0..3 {
+        let e = input
+            .next(Duration::from_secs(3))
+            .await
+            .unwrap()
+            .expect("the message comes back in");
+        assert_eq!(e.data, format!("msg-{i}").as_bytes(), "in order");
+        input.reply(&e.id, b"ok".to_vec(), None).await.unwrap();
+    }
+    drop((input, output));
+    served.stop().await.unwrap();
+}

@@ -214,16 +214,14 @@ async fn a_waiting_subscription_never_blocks_the_component() {
     // While the subscriber waits for a message, publishes to the same component go through
     // at once, and the one to its topic wakes it.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let t = std::time::Instant::now();
     for i in 0..20 {
         ps.publish(PublishRequest::new("elsewhere", format!("{i}")))
             .await
             .unwrap();
     }
     assert!(
-        t.elapsed() < Duration::from_millis(200),
-        "publishes stalled for {:?}",
-        t.elapsed()
+        !waiting.is_finished(),
+        "publishes completed while the subscriber was still waiting"
     );
     ps.publish(PublishRequest::new("quiet", "wake"))
         .await

@@ -10,7 +10,7 @@ use crate::support;
 
 fn hostile_entry(name: &str, extra: &str) -> String {
     format!(
-        "  - name: {name}\n    type: state\n    wasm: {:?}\n    limits:\n      memoryMiB: 32\n      callTimeout: 300ms\n{extra}",
+        "  - name: {name}\n    type: state\n    wasm: {:?}\n    limits:\n      memoryMiB: 32\n      callTimeout: 1s\n{extra}",
         support::guest("hostile")
     )
 }
@@ -77,12 +77,11 @@ async fn infinite_loop_hits_the_deadline_and_others_keep_serving() {
     });
     // While the guest spins, another component answers promptly.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let t = Instant::now();
     good.set(SetRequest::new("during", "loop")).await.unwrap();
+    assert_eq!(get(&good, "during").await.unwrap().unwrap().data, b"loop");
     assert!(
-        t.elapsed() < Duration::from_millis(250),
-        "good component stalled for {:?}",
-        t.elapsed()
+        !looping.is_finished(),
+        "the good component answered while the hostile one was still spinning"
     );
 
     let e = fault(looping.await.unwrap());
@@ -92,8 +91,8 @@ async fn infinite_loop_hits_the_deadline_and_others_keep_serving() {
         "error names the component: {e}"
     );
     assert!(
-        start.elapsed() < Duration::from_secs(3),
-        "deadline of 300ms took {:?}",
+        start.elapsed() < Duration::from_secs(5),
+        "deadline of 1s took {:?}",
         start.elapsed()
     );
     // The instance was rebuilt: the next call works.

@@ -285,6 +285,17 @@ fn quickstart(root: &Path) -> Result<()> {
             &["bindings", "read", "--count", "2", "--reply", "thanks"],
             true,
         )?;
+        println!("\n-- one socket, both binding directions");
+        call(
+            "loopback",
+            &["bindings", "invoke", "send", "round trip"],
+            true,
+        )?;
+        call(
+            "loopback",
+            &["bindings", "read", "--count", "1", "--reply", "got it"],
+            true,
+        )?;
         println!("\n-- secret store");
         call("secrets", &["secret", "get", "api:key"], true)?;
         call("secrets", &["secret", "bulk-get"], true)?;

@@ -163,6 +163,12 @@ impl Queue for WasmPubSub {
     async fn fetch(&self, topic: &str, max: u32) -> Result<Vec<Delivery>, BlockError> {
         let t = topic.to_owned();
         let batch = guest_call!(self, "fetch", call_fetch(&t, max))?;
+        if batch.len() > max as usize {
+            return Err(BlockError::Other(format!(
+                "component returned {} messages for a fetch of at most {max}",
+                batch.len()
+            )));
+        }
         Ok(batch.into_iter().map(delivery).collect())
     }
 

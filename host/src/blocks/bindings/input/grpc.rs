@@ -60,6 +60,10 @@ pub fn add_services(
 }
 
 type R<T> = Result<Response<T>, Status>;
+
+/// Backoff between polls after a failed one.
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 type ReadStream =
     Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::ReadResponse, Status>> + Send>>;
 
@@ -71,6 +75,7 @@ async fn pump(
     mut stop: watch::Receiver<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut backoff = MIN_BACKOFF;
     loop {
         if *stop.borrow() || *shutdown.borrow() || out.is_closed() {
             return;
@@ -88,6 +93,7 @@ async fn pump(
                 }
             }
             Ok(Polled { events, .. }) => {
+                backoff = MIN_BACKOFF;
                 for e in events {
                     let msg = pb::ReadResponse {
                         data: e.data,
@@ -101,8 +107,17 @@ async fn pump(
                 }
             }
             Err(e) => {
-                let _ = out.send(Err(block_status(e))).await;
-                return;
+                // A faulting guest has already been rebuilt, and daprd never reopens this
+                // stream: keep it alive, retrying with backoff, rather than end it for good.
+                tracing::warn!("stream poll failed, retrying in {backoff:?}: {e}");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => {}
+                    _ = shutdown.changed() => {}
+                    () = out.closed() => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
             }
         }
     }

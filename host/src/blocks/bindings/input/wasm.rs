@@ -70,6 +70,12 @@ impl InputBinding for WasmInputBinding {
 
     async fn poll(&self, max: u32) -> Result<Polled, BlockError> {
         let r = guest_call!(self, "poll", call_poll(max))?;
+        if r.events.len() > max as usize {
+            return Err(BlockError::Other(format!(
+                "component returned {} events for a poll of at most {max}",
+                r.events.len()
+            )));
+        }
         Ok(Polled {
             events: r
                 .events
