@@ -11,6 +11,7 @@ mod output_binding;
 mod persistence;
 mod pubsub;
 mod sandbox;
+mod scaffold;
 mod secrets;
 mod state_contract;
 mod support;
