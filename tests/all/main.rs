@@ -9,6 +9,7 @@ mod bridge;
 mod input_binding;
 mod output_binding;
 mod persistence;
+mod polyglot;
 mod pubsub;
 mod sandbox;
 mod scaffold;

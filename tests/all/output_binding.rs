@@ -53,7 +53,7 @@ fn assert_invalid<T: std::fmt::Debug>(r: Result<T, BlockError>, what: &str) {
 fn assert_not_found<T: std::fmt::Debug>(r: Result<T, BlockError>, name: &str) {
     match r {
         Err(BlockError::NotFound(m)) => {
-            assert!(m.contains(&format!("{name:?}")), "names the file: {m}")
+            assert!(m.contains(name), "names the file: {m}")
         }
         other => panic!("{name:?}: expected NotFound, got {other:?}"),
     }
@@ -67,7 +67,7 @@ fn is_generated(name: &str) -> bool {
 const ESCAPES: &[&str] = &["../x", "/etc/passwd", "a/b", "..", ".", "a\\b", "nul\0"];
 
 /// The whole contract. `b` must be initialised and hold no files.
-async fn contract(b: &dyn OutputBinding) {
+pub async fn contract(b: &dyn OutputBinding) {
     b.ping().await.unwrap();
     let mut ops = b.list_operations().await.unwrap();
     ops.sort();
@@ -185,14 +185,14 @@ async fn native_reference_meets_the_contract() {
 
 /// A granted directory next to one that is not granted, holding a file the component must
 /// never reach, and a symlink to it planted in the granted directory.
-struct Dirs {
+pub struct Dirs {
     _parent: tempfile::TempDir,
-    granted: PathBuf,
+    pub granted: PathBuf,
     outside: PathBuf,
 }
 
 impl Dirs {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let parent = tempfile::tempdir().unwrap();
         let granted = parent.path().join("granted");
         let outside = parent.path().join("outside");
@@ -234,15 +234,20 @@ impl Dirs {
 
 /// A local-storage component entry, `dir` granted read-write as `/data`.
 fn entry(name: &str, dir: &Path) -> String {
+    entry_for("localstorage", name, dir)
+}
+
+/// An entry for the local-storage guest `guest` (any language), `dir` granted as `/data`.
+pub fn entry_for(guest: &str, name: &str, dir: &Path) -> String {
     format!(
         "  - name: {name}\n    type: bindings\n    wasm: {:?}\n    metadata:\n      - name: {ROOT_PATH}\n        value: /data\n    grants:\n      dirs:\n        - hostPath: {:?}\n          guestPath: /data\n",
-        support::guest("localstorage"),
+        support::guest(guest),
         dir
     )
 }
 
 /// What only a real directory has: files shared with the host, and a planted symlink.
-async fn on_disk(b: &dyn OutputBinding, dirs: &Dirs) {
+pub async fn on_disk(b: &dyn OutputBinding, dirs: &Dirs) {
     create(b, "visible.txt", b"from the binding").await;
     assert_eq!(
         std::fs::read(dirs.granted.join("visible.txt")).unwrap(),

@@ -1,9 +1,10 @@
 //! Project automation: `cargo xtask <command>`.
 //!
-//! - `build-guests`: builds every guest under `guests/` into `target/guests/<name>.wasm`
-//!   (Rust guests: `guests/rust/<name>` → `target/guests/<name>.wasm`).
-//! - `test`: builds the guests, then runs every test (host, integration, doctests, guest
-//!   unit tests).
+//! - `build-guests [--all]`: builds the Rust guests (`guests/rust/<name>` →
+//!   `target/guests/<name>.wasm`); with `--all` also the Python, JavaScript and C guests,
+//!   whose `guests/<lang>/build.sh` installs its pinned toolchain under `target/toolchains/`.
+//! - `test`: builds every guest (all languages), then runs every test (host, integration,
+//!   doctests, guest unit tests).
 //! - `quickstart`: builds the guests, runs the embedded example, then starts `wasmplug serve`
 //!   on the quickstart config, exercises it over its socket with `wasmplug call`, and stops it.
 //! - `bench`: builds the guests and runs the benchmarks (`state`, then `bridge`).
@@ -19,9 +20,16 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = root();
     match args.first().map(String::as_str) {
-        Some("build-guests") => build_guests(&root),
+        Some("build-guests") => {
+            build_guests(&root)?;
+            if args.iter().any(|a| a == "--all") {
+                build_polyglot_guests(&root)?;
+            }
+            Ok(())
+        }
         Some("test") => {
             build_guests(&root)?;
+            build_polyglot_guests(&root)?;
             run(cargo(&root).args(["test", "--workspace", "--all-targets"]))?;
             run(cargo(&root).args(["test", "--workspace", "--doc"]))?;
             run(cargo(&root)
@@ -81,6 +89,20 @@ fn host_triple() -> Result<String> {
         .find_map(|l| l.strip_prefix("host: "))
         .map(str::to_owned)
         .context("rustc -vV printed no host triple")
+}
+
+/// Builds the guests of the other languages with their own scripts (each installs its
+/// pinned toolchain on first use), into `target/guests/`.
+fn build_polyglot_guests(root: &Path) -> Result<()> {
+    let out_dir = root.join("target/guests");
+    std::fs::create_dir_all(&out_dir)?;
+    for lang in ["python", "js", "c"] {
+        let script = root.join("guests").join(lang).join("build.sh");
+        if script.is_file() {
+            run(Command::new("bash").arg(&script).arg(root).arg(&out_dir))?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds the Rust guests (one cargo workspace, wasm32-wasip2, release) and copies each
