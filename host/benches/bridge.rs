@@ -7,8 +7,11 @@
 //! cargo bench -p wasmplug --bench bridge
 //! ```
 //!
-//! `WASMPLUG_BENCH_SECS` (default 3) sets the measured seconds per cell, after 0.5 s of
-//! warm-up.
+//! Every cell is measured in 3 rounds, interleaved with the other cells so that drift and
+//! other load on the machine spread over all of them; a round measures for 1 s after 0.5 s
+//! of warm-up. A cell reports the median of its rounds' figures, and the range of the
+//! rounds' median latencies shows how steady the machine was. `WASMPLUG_BENCH_SECS`
+//! (default 3) sets the measured seconds per cell, split over the rounds.
 //!
 //! Three servers, each on its own UNIX socket in a temp dir:
 //! - **wasm**: the bridge over the state-store guest with a `memory` bucket: exactly the
@@ -45,6 +48,7 @@ const KEYS: usize = 100;
 const ECHO_PAYLOAD: usize = 120;
 const WORKER_THREADS: usize = 2;
 const WARMUP: Duration = Duration::from_millis(500);
+const ROUNDS: usize = 3;
 const CLIENTS: [usize; 2] = [1, 16];
 const INSTANCE: &str = "bench";
 
@@ -94,7 +98,33 @@ struct Row {
     server: Server,
     op: Op,
     clients: usize,
-    stats: Stats,
+    /// One per round.
+    rounds: Vec<Stats>,
+}
+
+impl Row {
+    /// The median over the rounds of each figure.
+    fn stats(&self) -> Stats {
+        let median = |f: fn(&Stats) -> f64| {
+            let mut v: Vec<f64> = self.rounds.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        Stats {
+            median_ns: median(|s| s.median_ns),
+            p99_ns: median(|s| s.p99_ns),
+            ops_per_s: median(|s| s.ops_per_s),
+        }
+    }
+
+    /// The lowest and highest median latency of the rounds, in µs.
+    fn median_range_us(&self) -> (f64, f64) {
+        let it = self.rounds.iter().map(|s| s.median_ns / 1000.0);
+        (
+            it.clone().fold(f64::INFINITY, f64::min),
+            it.fold(0.0, f64::max),
+        )
+    }
 }
 
 /// One connection to one of the servers.
@@ -341,27 +371,30 @@ fn main() {
         seed(&wasm_sock, &keys).await;
         seed(&native_sock, &keys).await;
 
-        // The cells, interleaving the servers so drift affects them alike.
-        let mut rows = Vec::new();
+        // The cells, in rounds that interleave the servers so drift affects them alike.
+        let mut cells = Vec::new();
         for clients in CLIENTS {
             for op in [Op::Get, Op::Set] {
-                for (server, path) in [(Server::Wasm, &wasm_sock), (Server::Native, &native_sock)] {
-                    let stats = run_cell(server, path, op, clients, window, &keys).await;
-                    rows.push(Row {
-                        server,
-                        op,
-                        clients,
-                        stats,
-                    });
-                }
+                cells.push((Server::Wasm, &wasm_sock, op, clients));
+                cells.push((Server::Native, &native_sock, op, clients));
             }
-            let stats = run_cell(Server::Echo, &echo_sock, Op::Echo, clients, window, &keys).await;
-            rows.push(Row {
-                server: Server::Echo,
-                op: Op::Echo,
+            cells.push((Server::Echo, &echo_sock, Op::Echo, clients));
+        }
+        let mut rows: Vec<Row> = cells
+            .iter()
+            .map(|&(server, _, op, clients)| Row {
+                server,
+                op,
                 clients,
-                stats,
-            });
+                rounds: Vec::new(),
+            })
+            .collect();
+        let round_window = window / u32::try_from(ROUNDS).unwrap();
+        for _ in 0..ROUNDS {
+            for (row, &(server, path, op, clients)) in rows.iter_mut().zip(&cells) {
+                let stats = run_cell(server, path, op, clients, round_window, &keys).await;
+                row.rounds.push(stats);
+            }
         }
 
         let _ = stop_tx.send(true);
@@ -380,7 +413,7 @@ fn print_table(rows: &[Row], window: Duration) {
     let find = |server: Server, op: Op, clients: usize| {
         rows.iter()
             .find(|r| r.server == server && r.op == op && r.clients == clients)
-            .map(|r| r.stats)
+            .map(Row::stats)
     };
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!();
@@ -388,21 +421,24 @@ fn print_table(rows: &[Row], window: Duration) {
         "bridge: get/set of a {VALUE_LEN}-byte value over a UNIX socket; servers and clients in one process,"
     );
     println!(
-        "one tokio runtime with {WORKER_THREADS} worker threads ({cores} CPUs available); \
-         {:.1} s per cell after {:.1} s warm-up;",
-        window.as_secs_f64(),
+        "one tokio runtime with {WORKER_THREADS} worker threads ({cores} CPUs available). Per cell {ROUNDS} interleaved \
+         rounds of {:.1} s, each after {:.1} s warm-up;",
+        window.as_secs_f64() / ROUNDS as f64,
         WARMUP.as_secs_f64()
     );
     println!(
-        "N clients = N connections, one task each, all on Dapr instance {INSTANCE:?} (one guest instance for (a));"
+        "figures are the median over the rounds; \"range\" is the lowest and highest round median."
     );
     println!(
-        "latency per op; ops/s = completed ops of all clients / window; echo payload {ECHO_PAYLOAD} B"
+        "N clients = N connections, one task each, all on Dapr instance {INSTANCE:?} (one guest instance for (a))."
+    );
+    println!(
+        "Latency per op; ops/s = completed ops of all clients / time; echo payload {ECHO_PAYLOAD} B."
     );
     println!();
     println!(
-        "{:<25} {:>4} {:>7} {:>10} {:>10} {:>10}   {:<10} {:>8} {:>8}",
-        "server", "op", "clients", "median µs", "p99 µs", "ops/s", "vs", "median", "ops/s"
+        "{:<25} {:>4} {:>7} {:>10} {:>13} {:>9} {:>9}   {:<10} {:>7} {:>7}",
+        "server", "op", "clients", "median µs", "range", "p99 µs", "ops/s", "vs", "median", "ops/s"
     );
     let mut sorted: Vec<&Row> = rows.iter().collect();
     let order = |s: Server| match s {
@@ -412,6 +448,7 @@ fn print_table(rows: &[Row], window: Duration) {
     };
     sorted.sort_by_key(|r| (order(r.server), r.op.label(), r.clients));
     for r in sorted {
+        let stats = r.stats();
         let base = match r.server {
             Server::Wasm => find(Server::Native, r.op, r.clients).map(|b| ("native (b)", b)),
             Server::Native => find(Server::Echo, Op::Echo, r.clients).map(|b| ("echo (c)", b)),
@@ -419,29 +456,31 @@ fn print_table(rows: &[Row], window: Duration) {
         };
         let ratio = base.map_or_else(String::new, |(name, b)| {
             format!(
-                "{:<10} {:>7.2}x {:>7.2}x",
+                "{:<10} {:>6.2}x {:>6.2}x",
                 name,
-                r.stats.median_ns / b.median_ns,
-                r.stats.ops_per_s / b.ops_per_s
+                stats.median_ns / b.median_ns,
+                stats.ops_per_s / b.ops_per_s
             )
         });
+        let (lo, hi) = r.median_range_us();
         let line = format!(
-            "{:<25} {:>4} {:>7} {:>10.1} {:>10.1} {:>10.0}   {}",
+            "{:<25} {:>4} {:>7} {:>10.1} {:>13} {:>9.1} {:>9.0}   {}",
             r.server.label(),
             r.op.label(),
             r.clients,
-            r.stats.median_ns / 1000.0,
-            r.stats.p99_ns / 1000.0,
-            r.stats.ops_per_s,
+            stats.median_ns / 1000.0,
+            format!("{lo:.1}-{hi:.1}"),
+            stats.p99_ns / 1000.0,
+            stats.ops_per_s,
             ratio
         );
         println!("{}", line.trim_end());
     }
     println!();
     println!(
-        "vs: ratio of this row's median latency and of its ops/s to the baseline row with the same clients"
+        "vs: this row's median latency and ops/s divided by those of the baseline row with the same clients"
     );
     println!(
-        "    ((a) against (b): the cost of the wasm guest; (b) against (c): gRPC + adapter over raw IPC)"
+        "    ((a) against (b): the cost of the wasm guest; (b) against (c): gRPC + adapter over raw IPC)."
     );
 }

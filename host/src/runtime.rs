@@ -709,6 +709,42 @@ pub(crate) trait World: Sized + Send + Sync + 'static {
     ) -> BoxFuture<'a, wasmtime::Result<Result<(), crate::bindings::types::Error>>>;
 }
 
+/// Implements [`World`] for a block's generated bindings: `$world` and `$pre` are the
+/// generated world and pre-instance types, `$export` the accessor of the exported interface
+/// (whose `init` takes the metadata).
+macro_rules! impl_world {
+    ($world:ty, $pre:ident, $export:ident) => {
+        impl $crate::runtime::World for $world {
+            type Pre = $pre<$crate::runtime::InstanceState>;
+
+            fn pre(
+                pre: wasmtime::component::InstancePre<$crate::runtime::InstanceState>,
+            ) -> wasmtime::Result<Self::Pre> {
+                $pre::new(pre)
+            }
+
+            fn instantiate<'a>(
+                pre: &'a Self::Pre,
+                store: &'a mut wasmtime::Store<$crate::runtime::InstanceState>,
+            ) -> $crate::runtime::BoxFuture<'a, wasmtime::Result<Self>> {
+                Box::pin(pre.instantiate_async(store))
+            }
+
+            fn init<'a>(
+                &'a self,
+                store: &'a mut wasmtime::Store<$crate::runtime::InstanceState>,
+                metadata: &'a [(String, String)],
+            ) -> $crate::runtime::BoxFuture<
+                'a,
+                wasmtime::Result<Result<(), $crate::bindings::types::Error>>,
+            > {
+                Box::pin(async move { self.$export().call_init(store, &metadata.to_vec()).await })
+            }
+        }
+    };
+}
+pub(crate) use impl_world;
+
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 struct Live<W> {

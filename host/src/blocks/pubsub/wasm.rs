@@ -2,45 +2,16 @@
 
 use std::sync::Arc;
 
-use wasmtime::Store;
-use wasmtime::component::InstancePre;
-
 use super::{
     BlockError, BulkFailure, BulkPublishRequest, Delivery, Metadata, PubSub, PublishRequest, Queue,
     QueueSubscription, Subscription, Wakeups,
 };
 use crate::bindings::pubsub_world::exports::wasmplug::dapr::pubsub as w;
 use crate::bindings::pubsub_world::{PubsubComponent, PubsubComponentPre};
-use crate::bindings::types;
 use crate::blocks::{md_from_wit, md_to_wit};
-use crate::runtime::{BoxFuture, Guest, InstanceState, World};
+use crate::runtime::Guest;
 
-impl World for PubsubComponent {
-    type Pre = PubsubComponentPre<InstanceState>;
-
-    fn pre(pre: InstancePre<InstanceState>) -> wasmtime::Result<Self::Pre> {
-        PubsubComponentPre::new(pre)
-    }
-
-    fn instantiate<'a>(
-        pre: &'a Self::Pre,
-        store: &'a mut Store<InstanceState>,
-    ) -> BoxFuture<'a, wasmtime::Result<Self>> {
-        Box::pin(pre.instantiate_async(store))
-    }
-
-    fn init<'a>(
-        &'a self,
-        store: &'a mut Store<InstanceState>,
-        metadata: &'a [(String, String)],
-    ) -> BoxFuture<'a, wasmtime::Result<Result<(), types::Error>>> {
-        Box::pin(async move {
-            self.wasmplug_dapr_pubsub()
-                .call_init(store, &metadata.to_vec())
-                .await
-        })
-    }
-}
+crate::runtime::impl_world!(PubsubComponent, PubsubComponentPre, wasmplug_dapr_pubsub);
 
 /// A pub/sub implemented by a sandboxed wasm component (one guest instance).
 #[derive(Debug, Clone)]

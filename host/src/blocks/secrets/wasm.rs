@@ -3,41 +3,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use wasmtime::Store;
-use wasmtime::component::InstancePre;
-
 use super::{BlockError, Metadata, Secret, SecretStore};
 use crate::bindings::secrets_world::{SecretStoreComponent, SecretStoreComponentPre};
-use crate::bindings::types;
 use crate::blocks::{md_from_wit, md_to_wit};
-use crate::runtime::{BoxFuture, Guest, InstanceState, World};
+use crate::runtime::Guest;
 
-impl World for SecretStoreComponent {
-    type Pre = SecretStoreComponentPre<InstanceState>;
-
-    fn pre(pre: InstancePre<InstanceState>) -> wasmtime::Result<Self::Pre> {
-        SecretStoreComponentPre::new(pre)
-    }
-
-    fn instantiate<'a>(
-        pre: &'a Self::Pre,
-        store: &'a mut Store<InstanceState>,
-    ) -> BoxFuture<'a, wasmtime::Result<Self>> {
-        Box::pin(pre.instantiate_async(store))
-    }
-
-    fn init<'a>(
-        &'a self,
-        store: &'a mut Store<InstanceState>,
-        metadata: &'a [(String, String)],
-    ) -> BoxFuture<'a, wasmtime::Result<Result<(), types::Error>>> {
-        Box::pin(async move {
-            self.wasmplug_dapr_secret_store()
-                .call_init(store, &metadata.to_vec())
-                .await
-        })
-    }
-}
+crate::runtime::impl_world!(
+    SecretStoreComponent,
+    SecretStoreComponentPre,
+    wasmplug_dapr_secret_store
+);
 
 /// A secret store implemented by a sandboxed wasm component (one guest instance).
 #[derive(Debug, Clone)]

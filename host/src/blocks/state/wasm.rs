@@ -2,43 +2,19 @@
 
 use std::sync::Arc;
 
-use wasmtime::Store;
-use wasmtime::component::InstancePre;
-
 use super::{
     BulkGetItem, Concurrency, Consistency, DeleteRequest, GetRequest, Metadata, Pagination, Query,
     QueryItem, QueryRequest, QueryResponse, SetRequest, SortOrder, Sorting, StateError, StateItem,
     StateOptions, StateStore, TransactOperation, TransactRequest,
 };
 use crate::bindings::{StateStoreComponent, StateStoreComponentPre, state as w, types};
-use crate::runtime::{BoxFuture, Guest, InstanceState, World};
+use crate::runtime::Guest;
 
-impl World for StateStoreComponent {
-    type Pre = StateStoreComponentPre<InstanceState>;
-
-    fn pre(pre: InstancePre<InstanceState>) -> wasmtime::Result<Self::Pre> {
-        StateStoreComponentPre::new(pre)
-    }
-
-    fn instantiate<'a>(
-        pre: &'a Self::Pre,
-        store: &'a mut Store<InstanceState>,
-    ) -> BoxFuture<'a, wasmtime::Result<Self>> {
-        Box::pin(pre.instantiate_async(store))
-    }
-
-    fn init<'a>(
-        &'a self,
-        store: &'a mut Store<InstanceState>,
-        metadata: &'a [(String, String)],
-    ) -> BoxFuture<'a, wasmtime::Result<Result<(), types::Error>>> {
-        Box::pin(async move {
-            self.wasmplug_dapr_state_store()
-                .call_init(store, &metadata.to_vec())
-                .await
-        })
-    }
-}
+crate::runtime::impl_world!(
+    StateStoreComponent,
+    StateStoreComponentPre,
+    wasmplug_dapr_state_store
+);
 
 /// A state store implemented by a sandboxed wasm component (one guest instance).
 #[derive(Debug, Clone)]

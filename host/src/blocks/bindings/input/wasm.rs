@@ -3,41 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::Store;
-use wasmtime::component::InstancePre;
-
 use super::{BlockError, Event, InputBinding, Metadata, Polled};
 use crate::bindings::input_world::{InputBindingComponent, InputBindingComponentPre};
-use crate::bindings::types;
 use crate::blocks::{md_from_wit, md_to_wit};
-use crate::runtime::{BoxFuture, Guest, InstanceState, World};
+use crate::runtime::Guest;
 
-impl World for InputBindingComponent {
-    type Pre = InputBindingComponentPre<InstanceState>;
-
-    fn pre(pre: InstancePre<InstanceState>) -> wasmtime::Result<Self::Pre> {
-        InputBindingComponentPre::new(pre)
-    }
-
-    fn instantiate<'a>(
-        pre: &'a Self::Pre,
-        store: &'a mut Store<InstanceState>,
-    ) -> BoxFuture<'a, wasmtime::Result<Self>> {
-        Box::pin(pre.instantiate_async(store))
-    }
-
-    fn init<'a>(
-        &'a self,
-        store: &'a mut Store<InstanceState>,
-        metadata: &'a [(String, String)],
-    ) -> BoxFuture<'a, wasmtime::Result<Result<(), types::Error>>> {
-        Box::pin(async move {
-            self.wasmplug_dapr_input_binding()
-                .call_init(store, &metadata.to_vec())
-                .await
-        })
-    }
-}
+crate::runtime::impl_world!(
+    InputBindingComponent,
+    InputBindingComponentPre,
+    wasmplug_dapr_input_binding
+);
 
 /// An input binding implemented by a sandboxed wasm component (one guest instance).
 #[derive(Debug, Clone)]

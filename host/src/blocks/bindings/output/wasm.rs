@@ -3,42 +3,17 @@
 
 use std::sync::Arc;
 
-use wasmtime::Store;
-use wasmtime::component::InstancePre;
-
 use super::{BlockError, InvokeRequest, InvokeResponse, Metadata, OutputBinding};
 use crate::bindings::output_world::exports::wasmplug::dapr::output_binding as w;
 use crate::bindings::output_world::{OutputBindingComponent, OutputBindingComponentPre};
-use crate::bindings::types;
 use crate::blocks::{md_from_wit, md_to_wit};
-use crate::runtime::{BoxFuture, Guest, InstanceState, World};
+use crate::runtime::Guest;
 
-impl World for OutputBindingComponent {
-    type Pre = OutputBindingComponentPre<InstanceState>;
-
-    fn pre(pre: InstancePre<InstanceState>) -> wasmtime::Result<Self::Pre> {
-        OutputBindingComponentPre::new(pre)
-    }
-
-    fn instantiate<'a>(
-        pre: &'a Self::Pre,
-        store: &'a mut Store<InstanceState>,
-    ) -> BoxFuture<'a, wasmtime::Result<Self>> {
-        Box::pin(pre.instantiate_async(store))
-    }
-
-    fn init<'a>(
-        &'a self,
-        store: &'a mut Store<InstanceState>,
-        metadata: &'a [(String, String)],
-    ) -> BoxFuture<'a, wasmtime::Result<Result<(), types::Error>>> {
-        Box::pin(async move {
-            self.wasmplug_dapr_output_binding()
-                .call_init(store, &metadata.to_vec())
-                .await
-        })
-    }
-}
+crate::runtime::impl_world!(
+    OutputBindingComponent,
+    OutputBindingComponentPre,
+    wasmplug_dapr_output_binding
+);
 
 /// An output binding implemented by a sandboxed wasm component (one guest instance).
 ///
