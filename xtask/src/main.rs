@@ -32,6 +32,13 @@ fn main() -> Result<()> {
             build_polyglot_guests(&root)?;
             run(cargo(&root).args(["test", "--workspace", "--all-targets"]))?;
             run(cargo(&root).args(["test", "--workspace", "--doc"]))?;
+            // Python guests' own unit tests (plain CPython, host imports faked).
+            for guest in ["state_store", "localstorage"] {
+                let dir = root.join("guests/python").join(guest);
+                if dir.is_dir() {
+                    run(Command::new("python3").args(["-m", "unittest", "-q"]).current_dir(dir))?;
+                }
+            }
             run(cargo(&root)
                 .args([
                     "test",
