@@ -36,7 +36,9 @@ fn main() -> Result<()> {
             for guest in ["state_store", "localstorage"] {
                 let dir = root.join("guests/python").join(guest);
                 if dir.is_dir() {
-                    run(Command::new("python3").args(["-m", "unittest", "-q"]).current_dir(dir))?;
+                    run(Command::new("python3")
+                        .args(["-m", "unittest", "-q"])
+                        .current_dir(dir))?;
                 }
             }
             run(cargo(&root)
