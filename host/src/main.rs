@@ -457,6 +457,8 @@ async fn pubsub_call(
                     .await?;
                 seen += 1;
             }
+            // Make sure every ack reached the component before exiting.
+            sub.close().await;
         }
     }
     Ok(())
@@ -564,6 +566,7 @@ fn check(path: PathBuf) -> anyhow::Result<()> {
             Provider::KeyValue => "host key-value, needs grants.keyValue",
             Provider::Config => "host config",
             Provider::Logging => "host logging",
+            Provider::Types => "shared types",
             Provider::Unknown => {
                 unknown.push(i.name.clone());
                 "NOT PROVIDED by wasmplug"

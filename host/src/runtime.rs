@@ -289,6 +289,8 @@ pub enum Provider {
     Config,
     /// Host logging into `tracing`.
     Logging,
+    /// The shared `wasmplug:dapr/types` (types only, nothing to grant).
+    Types,
     /// Nothing: the component cannot be instantiated here.
     Unknown,
 }
@@ -335,7 +337,7 @@ impl ComponentInfo {
                     n if n.starts_with("wasmplug:dapr/keyvalue-") => Provider::KeyValue,
                     n if n.starts_with("wasmplug:dapr/config@") => Provider::Config,
                     n if n.starts_with("wasmplug:dapr/logging@") => Provider::Logging,
-                    n if n.starts_with("wasmplug:dapr/types@") => Provider::Config,
+                    n if n.starts_with("wasmplug:dapr/types@") => Provider::Types,
                     _ => Provider::Unknown,
                 };
                 ImportInfo {

@@ -55,3 +55,94 @@ async fn python_localstorage_meets_the_output_binding_contract() {
     drop(b);
     served.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_pubsub_meets_the_pubsub_contract() {
+    use wasmplug::blocks::pubsub::{GrpcPubSub, PubSub};
+    let cfg = support::config(&crate::pubsub::entry_for(
+        "js-pubsub",
+        "js-events",
+        "memory",
+    ));
+    let host = support::load(&cfg);
+    crate::pubsub::contract(&host.pubsub("js-events").await.unwrap()).await;
+
+    let served = crate::bridge::serve(&crate::pubsub::entry_for(
+        "js-pubsub",
+        "js-events",
+        "durable",
+    ))
+    .await;
+    let ps = GrpcPubSub::connect(&served.socket("js-events"), "app")
+        .await
+        .unwrap();
+    ps.init(Metadata::new()).await.unwrap();
+    crate::pubsub::contract(&ps).await;
+    drop(ps);
+    served.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_localstorage_meets_the_output_binding_contract() {
+    use crate::output_binding::{Dirs, contract, entry_for, on_disk};
+    let dirs = Dirs::new();
+    let cfg = support::config(&entry_for("js-localstorage", "js-files", &dirs.granted));
+    let host = support::load(&cfg);
+    let b = host.output_binding("js-files").await.unwrap();
+    contract(&b).await;
+    on_disk(&b, &dirs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_text_binding_serves_its_operations() {
+    use wasmplug::blocks::BlockError;
+    use wasmplug::blocks::bindings::output::{GrpcOutputBinding, InvokeRequest, OutputBinding};
+    let entry = format!(
+        "  - name: c-upper\n    type: bindings\n    wasm: {:?}\n    metadata:\n      - name: maxBytes\n        value: \"16\"\n",
+        support::guest("c-upper")
+    );
+    let served = crate::bridge::serve(&entry).await;
+    let b = GrpcOutputBinding::connect(&served.socket("c-upper"), "app")
+        .await
+        .unwrap();
+    b.init(Metadata::new()).await.unwrap();
+    assert_eq!(
+        b.list_operations().await.unwrap(),
+        ["upper", "lower", "reverse", "length"]
+    );
+    let call = |op: &'static str, data: &'static str| {
+        let b = b.clone();
+        async move { b.invoke(InvokeRequest::new(op).with_data(data)).await }
+    };
+    assert_eq!(call("upper", "Hello").await.unwrap().data, b"HELLO");
+    assert_eq!(call("lower", "Hello").await.unwrap().data, b"hello");
+    assert_eq!(call("reverse", "Hello").await.unwrap().data, b"olleH");
+    let r = call("length", "Hello").await.unwrap();
+    assert_eq!(r.data, b"5");
+    assert_eq!(r.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(
+        r.metadata.get("operation").map(String::as_str),
+        Some("length")
+    );
+    // Its own limit, from the config's metadata.
+    assert!(matches!(
+        call("upper", "seventeen bytes!!").await,
+        Err(BlockError::InvalidArgument(_))
+    ));
+    // The bridge gates operations the component does not list.
+    assert!(matches!(
+        call("shout", "x").await,
+        Err(BlockError::InvalidArgument(_))
+    ));
+    drop(b);
+    served.stop().await.unwrap();
+
+    // In-process there is no gate: the guest itself answers "unimplemented".
+    let cfg = support::config(&entry);
+    let host = support::load(&cfg);
+    let b = host.output_binding("c-upper").await.unwrap();
+    assert!(matches!(
+        b.invoke(InvokeRequest::new("shout")).await,
+        Err(BlockError::Unimplemented(_))
+    ));
+}

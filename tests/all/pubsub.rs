@@ -12,9 +12,14 @@ const WAIT: Duration = Duration::from_secs(3);
 const QUIET: Duration = Duration::from_millis(400);
 
 fn entry(name: &str, backend: &str) -> String {
+    entry_for("pubsub-kv", name, backend)
+}
+
+/// An entry for the pub/sub guest `guest` (any language).
+pub fn entry_for(guest: &str, name: &str, backend: &str) -> String {
     format!(
         "  - name: {name}\n    type: pubsub\n    wasm: {:?}\n    grants:\n      keyValue:\n        - bucket: pubsub\n          backend: {backend}\n",
-        support::guest("pubsub-kv")
+        support::guest(guest)
     )
 }
 
@@ -127,6 +132,16 @@ pub async fn contract(ps: &dyn PubSub) {
         assert_eq!(d.data, format!("bulk-{i}").as_bytes());
         sub.ack(&d.id, None).await.unwrap();
     }
+    nothing(&*sub).await;
+    // Acked, then closed: the acks reached the component before the stream ended.
+    ps.publish(PublishRequest::new("orders", "last"))
+        .await
+        .unwrap();
+    let d = next(&*sub).await;
+    assert_eq!(d.data, b"last");
+    sub.ack(&d.id, None).await.unwrap();
+    sub.close().await;
+    let sub = ps.subscribe("orders", Metadata::new()).await.unwrap();
     nothing(&*sub).await;
 }
 

@@ -504,7 +504,7 @@ impl PubSub for GrpcPubSub {
                 rx,
                 ready: Default::default(),
             }),
-            reader,
+            reader: Some(reader),
         }))
     }
 
@@ -528,12 +528,14 @@ struct Received {
 struct GrpcSubscription {
     acks: mpsc::Sender<pb::PullMessagesRequest>,
     deliveries: tokio::sync::Mutex<Received>,
-    reader: tokio::task::JoinHandle<()>,
+    reader: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for GrpcSubscription {
     fn drop(&mut self) {
-        self.reader.abort();
+        if let Some(r) = &self.reader {
+            r.abort();
+        }
     }
 }
 
@@ -566,6 +568,18 @@ impl Subscription for GrpcSubscription {
         }
         if let Ok(Some(item)) = tokio::time::timeout(timeout, d.rx.recv()).await {
             d.ready.push_back(item);
+        }
+    }
+
+    async fn close(self: Box<Self>) {
+        // Ending our side of the stream makes the server finish handling the acks it has
+        // received and then end its side; wait for that (bounded).
+        let mut this = *self;
+        let reader = this.reader.take();
+        // Replace the sender with a closed one so the stream's client side ends.
+        drop(std::mem::replace(&mut this.acks, mpsc::channel(1).0));
+        if let Some(reader) = reader {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
         }
     }
 

@@ -153,6 +153,10 @@ pub trait Subscription: Send + Sync + std::fmt::Debug {
     /// The outcome of delivery `id`: `None` = processed, `Some(reason)` = failed (redeliver).
     async fn ack(&self, id: &str, error: Option<String>) -> Result<(), BlockError>;
 
+    /// Ends the subscription after everything already acked has reached the component
+    /// (dropping it also ends it, without that guarantee for acks still in transit).
+    async fn close(self: Box<Self>) {}
+
     /// The next delivery, waiting up to `timeout`; `None` if nothing arrived in time.
     async fn next(&self, timeout: Duration) -> Result<Option<Delivery>, BlockError> {
         let deadline = tokio::time::Instant::now() + timeout;
