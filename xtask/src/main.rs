@@ -32,6 +32,12 @@ fn main() -> Result<()> {
             build_polyglot_guests(&root)?;
             run(cargo(&root).args(["test", "--workspace", "--all-targets"]))?;
             run(cargo(&root).args(["test", "--workspace", "--doc"]))?;
+            // JavaScript guests' own unit tests (plain node, host imports faked).
+            if root.join("guests/js/test").is_dir() {
+                run(Command::new("node")
+                    .args(["--test", "test/"])
+                    .current_dir(root.join("guests/js")))?;
+            }
             // Python guests' own unit tests (plain CPython, host imports faked).
             for guest in ["state_store", "localstorage"] {
                 let dir = root.join("guests/python").join(guest);
