@@ -18,6 +18,7 @@
 //! Each Dapr component instance (the `x-component-instance` header daprd sends on every call)
 //! gets its own guest instance and its own key-value namespace; see [`Instances`].
 
+mod client;
 mod instances;
 
 use std::future::Future;
@@ -30,6 +31,7 @@ use tokio_stream::wrappers::UnixListenerStream;
 use tonic::service::Routes;
 use tonic_types::{ErrorDetails, StatusExt};
 
+pub use client::{ConnectError, Connection, connect_socket};
 pub use instances::{INSTANCE_HEADER, Instances, MAX_INSTANCES};
 
 use crate::runtime::{ComponentError, FaultKind};

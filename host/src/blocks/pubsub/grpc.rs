@@ -23,7 +23,8 @@ use super::{
     BULK_PUBSUB, BlockError, BulkEntry, BulkFailure, BulkPublishRequest, Delivery, FETCH_BATCH,
     Metadata, PubSub, PublishRequest, Subscription,
 };
-use crate::bridge::{INSTANCE_HEADER, Instances, block_error, block_status};
+use crate::bridge::Connection;
+use crate::bridge::{Instances, block_error, block_status};
 use crate::proto as pb;
 use pb::pub_sub_server::{PubSub as PubSubService, PubSubServer};
 
@@ -331,39 +332,30 @@ impl PubSubService for PubSubServices {
 /// A [`PubSub`] served by any pluggable component over gRPC: the client adapter.
 #[derive(Debug, Clone)]
 pub struct GrpcPubSub {
-    channel: tonic::transport::Channel,
-    instance: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    conn: Connection,
 }
 
 impl GrpcPubSub {
-    /// Connects to the socket at `path` as Dapr instance `instance`.
-    pub async fn connect(path: &Path, instance: &str) -> Result<Self, BlockError> {
-        let channel = crate::blocks::state::grpc::connect_socket(path)
-            .await
-            .map_err(|e| BlockError::Other(format!("cannot connect to {}: {e}", path.display())))?;
-        let instance = instance.parse().map_err(|_| {
-            BlockError::InvalidArgument(format!(
-                "instance name {instance:?} is not a valid header value"
-            ))
-        })?;
-        Ok(Self { channel, instance })
+    /// A client for Dapr instance `instance` over `channel`.
+    pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, BlockError> {
+        let conn = Connection::new(channel, instance)?;
+        Ok(Self { conn })
     }
 
-    fn req<T>(&self, msg: T) -> Request<T> {
-        let mut r = Request::new(msg);
-        r.metadata_mut()
-            .insert(INSTANCE_HEADER, self.instance.clone());
-        r
+    /// Connects to the socket at `path` as Dapr instance `instance`.
+    pub async fn connect(path: &Path, instance: &str) -> Result<Self, BlockError> {
+        let conn = Connection::connect(path, instance).await?;
+        Ok(Self { conn })
     }
 
     fn client(&self) -> pb::pub_sub_client::PubSubClient<tonic::transport::Channel> {
-        pb::pub_sub_client::PubSubClient::new(self.channel.clone())
+        pb::pub_sub_client::PubSubClient::new(self.conn.channel())
     }
 
     /// Pauses deliveries on this instance's streams (idempotent).
     pub async fn pause(&self) -> Result<(), BlockError> {
         self.client()
-            .pause(self.req(pb::PauseRequest {}))
+            .pause(self.conn.request(pb::PauseRequest {}))
             .await
             .map_err(block_error)?;
         Ok(())
@@ -372,7 +364,7 @@ impl GrpcPubSub {
     /// Resumes deliveries (idempotent).
     pub async fn resume(&self) -> Result<(), BlockError> {
         self.client()
-            .resume(self.req(pb::ResumeRequest {}))
+            .resume(self.conn.request(pb::ResumeRequest {}))
             .await
             .map_err(block_error)?;
         Ok(())
@@ -388,7 +380,7 @@ impl PubSub for GrpcPubSub {
             }),
         };
         self.client()
-            .init(self.req(msg))
+            .init(self.conn.request(msg))
             .await
             .map_err(block_error)?;
         Ok(())
@@ -397,7 +389,7 @@ impl PubSub for GrpcPubSub {
     async fn features(&self) -> Result<Vec<String>, BlockError> {
         Ok(self
             .client()
-            .features(self.req(pb::FeaturesRequest {}))
+            .features(self.conn.request(pb::FeaturesRequest {}))
             .await
             .map_err(block_error)?
             .into_inner()
@@ -413,7 +405,7 @@ impl PubSub for GrpcPubSub {
             content_type: r.content_type.unwrap_or_default(),
         };
         self.client()
-            .publish(self.req(msg))
+            .publish(self.conn.request(msg))
             .await
             .map_err(block_error)?;
         Ok(())
@@ -437,7 +429,7 @@ impl PubSub for GrpcPubSub {
         };
         let resp = self
             .client()
-            .bulk_publish(self.req(msg))
+            .bulk_publish(self.conn.request(msg))
             .await
             .map_err(block_error)?
             .into_inner();
@@ -470,7 +462,7 @@ impl PubSub for GrpcPubSub {
             .map_err(|_| BlockError::Other("subscription channel closed".into()))?;
         let mut inbound = self
             .client()
-            .pull_messages(self.req(ReceiverStream::new(outbound)))
+            .pull_messages(self.conn.request(ReceiverStream::new(outbound)))
             .await
             .map_err(block_error)?
             .into_inner();
@@ -510,7 +502,7 @@ impl PubSub for GrpcPubSub {
 
     async fn ping(&self) -> Result<(), BlockError> {
         self.client()
-            .ping(self.req(pb::PingRequest {}))
+            .ping(self.conn.request(pb::PingRequest {}))
             .await
             .map_err(block_error)?;
         Ok(())

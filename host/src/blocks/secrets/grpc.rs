@@ -14,7 +14,8 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::{BlockError, Metadata, Secret, SecretStore};
-use crate::bridge::{INSTANCE_HEADER, Instances, block_error, block_status};
+use crate::bridge::Connection;
+use crate::bridge::{Instances, block_error, block_status};
 use crate::proto as pb;
 
 use pb::secret_store_server::{SecretStore as SecretStoreService, SecretStoreServer};
@@ -160,38 +161,24 @@ impl SecretStoreService for SecretStoreServices {
 /// A [`SecretStore`] served by any pluggable component over gRPC: the client adapter.
 #[derive(Debug, Clone)]
 pub struct GrpcSecretStore {
-    channel: tonic::transport::Channel,
-    instance: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    conn: Connection,
 }
 
 impl GrpcSecretStore {
     /// A client for Dapr instance `instance` over `channel`.
     pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, BlockError> {
-        let instance = instance.parse().map_err(|_| {
-            BlockError::InvalidArgument(format!(
-                "instance name {instance:?} is not a valid header value"
-            ))
-        })?;
-        Ok(Self { channel, instance })
+        let conn = Connection::new(channel, instance)?;
+        Ok(Self { conn })
     }
 
     /// Connects to the socket at `path` as Dapr instance `instance`.
     pub async fn connect(path: &Path, instance: &str) -> Result<Self, BlockError> {
-        let channel = crate::blocks::state::grpc::connect_socket(path)
-            .await
-            .map_err(|e| BlockError::Other(format!("cannot connect to {}: {e}", path.display())))?;
-        Self::new(channel, instance)
-    }
-
-    fn req<T>(&self, msg: T) -> Request<T> {
-        let mut r = Request::new(msg);
-        r.metadata_mut()
-            .insert(INSTANCE_HEADER, self.instance.clone());
-        r
+        let conn = Connection::connect(path, instance).await?;
+        Ok(Self { conn })
     }
 
     fn client(&self) -> pb::secret_store_client::SecretStoreClient<tonic::transport::Channel> {
-        pb::secret_store_client::SecretStoreClient::new(self.channel.clone())
+        pb::secret_store_client::SecretStoreClient::new(self.conn.channel())
     }
 }
 
@@ -204,7 +191,7 @@ impl SecretStore for GrpcSecretStore {
             }),
         };
         self.client()
-            .init(self.req(msg))
+            .init(self.conn.request(msg))
             .await
             .map_err(block_error)?;
         Ok(())
@@ -213,7 +200,7 @@ impl SecretStore for GrpcSecretStore {
     async fn features(&self) -> Result<Vec<String>, BlockError> {
         Ok(self
             .client()
-            .features(self.req(pb::FeaturesRequest {}))
+            .features(self.conn.request(pb::FeaturesRequest {}))
             .await
             .map_err(block_error)?
             .into_inner()
@@ -227,7 +214,7 @@ impl SecretStore for GrpcSecretStore {
         };
         let r = self
             .client()
-            .get(self.req(msg))
+            .get(self.conn.request(msg))
             .await
             .map_err(block_error)?
             .into_inner();
@@ -240,7 +227,7 @@ impl SecretStore for GrpcSecretStore {
         };
         let r = self
             .client()
-            .bulk_get(self.req(msg))
+            .bulk_get(self.conn.request(msg))
             .await
             .map_err(block_error)?
             .into_inner();
@@ -252,7 +239,7 @@ impl SecretStore for GrpcSecretStore {
 
     async fn ping(&self) -> Result<(), BlockError> {
         self.client()
-            .ping(self.req(pb::PingRequest {}))
+            .ping(self.conn.request(pb::PingRequest {}))
             .await
             .map_err(block_error)?;
         Ok(())

@@ -21,7 +21,8 @@ use super::{
     QueryItem, QueryRequest, QueryResponse, SetRequest, SortOrder, Sorting, StateError, StateItem,
     StateOptions, StateStore, TransactOperation, TransactRequest,
 };
-use crate::bridge::{ERROR_DOMAIN, INSTANCE_HEADER, Instances, NOT_INITIALIZED, fault_status};
+use crate::bridge::Connection;
+use crate::bridge::{ERROR_DOMAIN, Instances, NOT_INITIALIZED, fault_status};
 use crate::proto as pb;
 
 use pb::queriable_state_store_server::{QueriableStateStore, QueriableStateStoreServer};
@@ -519,58 +520,29 @@ impl TransactionalStoreMultiMaxSize for StateServices {
 
 // ---- client -----------------------------------------------------------------------------------
 
-/// Connects to a gRPC server on a UNIX socket.
-pub async fn connect_socket(
-    path: &Path,
-) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    let path = path.to_owned();
-    tonic::transport::Endpoint::from_static("http://localhost")
-        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
-            let path = path.clone();
-            async move {
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                    tokio::net::UnixStream::connect(path).await?,
-                ))
-            }
-        }))
-        .await
-}
+pub use crate::bridge::connect_socket;
 
 /// A [`StateStore`] served by any pluggable component over gRPC: the client adapter.
 #[derive(Debug, Clone)]
 pub struct GrpcStateStore {
-    channel: tonic::transport::Channel,
-    instance: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    conn: Connection,
 }
 
 impl GrpcStateStore {
     /// A client for Dapr instance `instance` over `channel`.
     pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, StateError> {
-        let instance = instance.parse().map_err(|_| {
-            StateError::InvalidArgument(format!(
-                "instance name {instance:?} is not a valid header value"
-            ))
-        })?;
-        Ok(Self { channel, instance })
+        let conn = Connection::new(channel, instance)?;
+        Ok(Self { conn })
     }
 
     /// Connects to the socket at `path` as Dapr instance `instance`.
     pub async fn connect(path: &Path, instance: &str) -> Result<Self, StateError> {
-        let channel = connect_socket(path)
-            .await
-            .map_err(|e| StateError::Other(format!("cannot connect to {}: {e}", path.display())))?;
-        Self::new(channel, instance)
-    }
-
-    fn req<T>(&self, msg: T) -> Request<T> {
-        let mut r = Request::new(msg);
-        r.metadata_mut()
-            .insert(INSTANCE_HEADER, self.instance.clone());
-        r
+        let conn = Connection::connect(path, instance).await?;
+        Ok(Self { conn })
     }
 
     fn state(&self) -> pb::state_store_client::StateStoreClient<tonic::transport::Channel> {
-        pb::state_store_client::StateStoreClient::new(self.channel.clone())
+        pb::state_store_client::StateStoreClient::new(self.conn.channel())
     }
 }
 
@@ -583,7 +555,7 @@ impl StateStore for GrpcStateStore {
             }),
         };
         self.state()
-            .init(self.req(msg))
+            .init(self.conn.request(msg))
             .await
             .map_err(from_status)?;
         Ok(())
@@ -592,7 +564,7 @@ impl StateStore for GrpcStateStore {
     async fn features(&self) -> Result<Vec<String>, StateError> {
         Ok(self
             .state()
-            .features(self.req(pb::FeaturesRequest {}))
+            .features(self.conn.request(pb::FeaturesRequest {}))
             .await
             .map_err(from_status)?
             .into_inner()
@@ -602,7 +574,7 @@ impl StateStore for GrpcStateStore {
     async fn get(&self, request: GetRequest) -> Result<Option<StateItem>, StateError> {
         let r = self
             .state()
-            .get(self.req(get_out(request)))
+            .get(self.conn.request(get_out(request)))
             .await
             .map_err(from_status)?
             .into_inner();
@@ -611,7 +583,7 @@ impl StateStore for GrpcStateStore {
 
     async fn set(&self, request: SetRequest) -> Result<(), StateError> {
         self.state()
-            .set(self.req(set_out(request)))
+            .set(self.conn.request(set_out(request)))
             .await
             .map_err(from_status)?;
         Ok(())
@@ -619,7 +591,7 @@ impl StateStore for GrpcStateStore {
 
     async fn delete(&self, request: DeleteRequest) -> Result<(), StateError> {
         self.state()
-            .delete(self.req(delete_out(request)))
+            .delete(self.conn.request(delete_out(request)))
             .await
             .map_err(from_status)?;
         Ok(())
@@ -632,7 +604,7 @@ impl StateStore for GrpcStateStore {
         };
         let r = self
             .state()
-            .bulk_get(self.req(msg))
+            .bulk_get(self.conn.request(msg))
             .await
             .map_err(from_status)?
             .into_inner();
@@ -652,7 +624,7 @@ impl StateStore for GrpcStateStore {
             options: None,
         };
         self.state()
-            .bulk_set(self.req(msg))
+            .bulk_set(self.conn.request(msg))
             .await
             .map_err(from_status)?;
         Ok(())
@@ -664,7 +636,7 @@ impl StateStore for GrpcStateStore {
             options: None,
         };
         self.state()
-            .bulk_delete(self.req(msg))
+            .bulk_delete(self.conn.request(msg))
             .await
             .map_err(from_status)?;
         Ok(())
@@ -686,9 +658,9 @@ impl StateStore for GrpcStateStore {
             metadata: md_out(request.metadata),
         };
         pb::transactional_state_store_client::TransactionalStateStoreClient::new(
-            self.channel.clone(),
+            self.conn.channel(),
         )
-        .transact(self.req(msg))
+        .transact(self.conn.request(msg))
         .await
         .map_err(from_status)?;
         Ok(())
@@ -730,8 +702,8 @@ impl StateStore for GrpcStateStore {
             metadata: md_out(metadata),
         };
         let r =
-            pb::queriable_state_store_client::QueriableStateStoreClient::new(self.channel.clone())
-                .query(self.req(msg))
+            pb::queriable_state_store_client::QueriableStateStoreClient::new(self.conn.channel())
+                .query(self.conn.request(msg))
                 .await
                 .map_err(from_status)?
                 .into_inner();
@@ -753,8 +725,8 @@ impl StateStore for GrpcStateStore {
     }
 
     async fn multi_max_size(&self) -> Result<Option<u32>, StateError> {
-        let r = pb::transactional_store_multi_max_size_client::TransactionalStoreMultiMaxSizeClient::new(self.channel.clone())
-            .multi_max_size(self.req(pb::MultiMaxSizeRequest {}))
+        let r = pb::transactional_store_multi_max_size_client::TransactionalStoreMultiMaxSizeClient::new(self.conn.channel())
+            .multi_max_size(self.conn.request(pb::MultiMaxSizeRequest {}))
             .await
             .map_err(from_status)?
             .into_inner();
@@ -763,7 +735,7 @@ impl StateStore for GrpcStateStore {
 
     async fn ping(&self) -> Result<(), StateError> {
         self.state()
-            .ping(self.req(pb::PingRequest {}))
+            .ping(self.conn.request(pb::PingRequest {}))
             .await
             .map_err(from_status)?;
         Ok(())

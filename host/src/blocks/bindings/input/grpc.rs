@@ -17,7 +17,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{BlockError, Event, InputBinding, MAX_POLL_INTERVAL, Metadata, POLL_BATCH, Polled};
-use crate::bridge::{INSTANCE_HEADER, Instances, block_error, block_status};
+use crate::bridge::Connection;
+use crate::bridge::{Instances, block_error, block_status};
 use crate::proto as pb;
 use pb::input_binding_server::{InputBinding as InputBindingService, InputBindingServer};
 
@@ -186,8 +187,7 @@ impl InputBindingService for InputBindingServices {
 /// on the first poll; polls drain what has arrived, replies go back on the stream.
 #[derive(Debug)]
 pub struct GrpcInputBinding {
-    channel: tonic::transport::Channel,
-    instance: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    conn: Connection,
     stream: tokio::sync::Mutex<Option<ReadSide>>,
 }
 
@@ -205,39 +205,33 @@ impl Drop for ReadSide {
 }
 
 impl GrpcInputBinding {
-    /// Connects to the socket at `path` as Dapr instance `instance`.
-    pub async fn connect(path: &Path, instance: &str) -> Result<Self, BlockError> {
-        let channel = crate::blocks::state::grpc::connect_socket(path)
-            .await
-            .map_err(|e| BlockError::Other(format!("cannot connect to {}: {e}", path.display())))?;
-        let instance = instance.parse().map_err(|_| {
-            BlockError::InvalidArgument(format!(
-                "instance name {instance:?} is not a valid header value"
-            ))
-        })?;
+    /// A client for Dapr instance `instance` over `channel`.
+    pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, BlockError> {
+        let conn = Connection::new(channel, instance)?;
         Ok(Self {
-            channel,
-            instance,
+            conn,
             stream: tokio::sync::Mutex::new(None),
         })
     }
 
-    fn req<T>(&self, msg: T) -> Request<T> {
-        let mut r = Request::new(msg);
-        r.metadata_mut()
-            .insert(INSTANCE_HEADER, self.instance.clone());
-        r
+    /// Connects to the socket at `path` as Dapr instance `instance`.
+    pub async fn connect(path: &Path, instance: &str) -> Result<Self, BlockError> {
+        let conn = Connection::connect(path, instance).await?;
+        Ok(Self {
+            conn,
+            stream: tokio::sync::Mutex::new(None),
+        })
     }
 
     fn client(&self) -> pb::input_binding_client::InputBindingClient<tonic::transport::Channel> {
-        pb::input_binding_client::InputBindingClient::new(self.channel.clone())
+        pb::input_binding_client::InputBindingClient::new(self.conn.channel())
     }
 
     async fn open(&self) -> Result<ReadSide, BlockError> {
         let (replies, outbound) = mpsc::channel(64);
         let mut inbound = self
             .client()
-            .read(self.req(ReceiverStream::new(outbound)))
+            .read(self.conn.request(ReceiverStream::new(outbound)))
             .await
             .map_err(block_error)?
             .into_inner();
@@ -277,7 +271,7 @@ impl InputBinding for GrpcInputBinding {
             }),
         };
         self.client()
-            .init(self.req(msg))
+            .init(self.conn.request(msg))
             .await
             .map_err(block_error)?;
         Ok(())
@@ -329,7 +323,7 @@ impl InputBinding for GrpcInputBinding {
 
     async fn ping(&self) -> Result<(), BlockError> {
         self.client()
-            .ping(self.req(pb::PingRequest {}))
+            .ping(self.conn.request(pb::PingRequest {}))
             .await
             .map_err(block_error)?;
         Ok(())

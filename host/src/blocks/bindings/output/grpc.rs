@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex};
 use tonic::{Request, Response, Status};
 
 use super::{BlockError, InvokeRequest, InvokeResponse, Metadata, OutputBinding};
-use crate::bridge::{INSTANCE_HEADER, Instances, block_error, block_status};
+use crate::bridge::Connection;
+use crate::bridge::{Instances, block_error, block_status};
 use crate::proto as pb;
 
 use pb::output_binding_server::{OutputBinding as OutputBindingService, OutputBindingServer};
@@ -215,38 +216,24 @@ impl OutputBindingService for OutputBindingServices {
 /// An [`OutputBinding`] served by any pluggable component over gRPC: the client adapter.
 #[derive(Debug, Clone)]
 pub struct GrpcOutputBinding {
-    channel: tonic::transport::Channel,
-    instance: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    conn: Connection,
 }
 
 impl GrpcOutputBinding {
     /// A client for Dapr instance `instance` over `channel`.
     pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, BlockError> {
-        let instance = instance.parse().map_err(|_| {
-            BlockError::InvalidArgument(format!(
-                "instance name {instance:?} is not a valid header value"
-            ))
-        })?;
-        Ok(Self { channel, instance })
+        let conn = Connection::new(channel, instance)?;
+        Ok(Self { conn })
     }
 
     /// Connects to the socket at `path` as Dapr instance `instance`.
     pub async fn connect(path: &Path, instance: &str) -> Result<Self, BlockError> {
-        let channel = crate::blocks::state::grpc::connect_socket(path)
-            .await
-            .map_err(|e| BlockError::Other(format!("cannot connect to {}: {e}", path.display())))?;
-        Self::new(channel, instance)
-    }
-
-    fn req<T>(&self, msg: T) -> Request<T> {
-        let mut r = Request::new(msg);
-        r.metadata_mut()
-            .insert(INSTANCE_HEADER, self.instance.clone());
-        r
+        let conn = Connection::connect(path, instance).await?;
+        Ok(Self { conn })
     }
 
     fn client(&self) -> pb::output_binding_client::OutputBindingClient<tonic::transport::Channel> {
-        pb::output_binding_client::OutputBindingClient::new(self.channel.clone())
+        pb::output_binding_client::OutputBindingClient::new(self.conn.channel())
     }
 }
 
@@ -259,7 +246,7 @@ impl OutputBinding for GrpcOutputBinding {
             }),
         };
         self.client()
-            .init(self.req(msg))
+            .init(self.conn.request(msg))
             .await
             .map_err(block_error)?;
         Ok(())
@@ -268,7 +255,7 @@ impl OutputBinding for GrpcOutputBinding {
     async fn list_operations(&self) -> Result<Vec<String>, BlockError> {
         Ok(self
             .client()
-            .list_operations(self.req(pb::ListOperationsRequest {}))
+            .list_operations(self.conn.request(pb::ListOperationsRequest {}))
             .await
             .map_err(block_error)?
             .into_inner()
@@ -283,7 +270,7 @@ impl OutputBinding for GrpcOutputBinding {
         };
         let r = self
             .client()
-            .invoke(self.req(msg))
+            .invoke(self.conn.request(msg))
             .await
             .map_err(block_error)?
             .into_inner();
@@ -296,7 +283,7 @@ impl OutputBinding for GrpcOutputBinding {
 
     async fn ping(&self) -> Result<(), BlockError> {
         self.client()
-            .ping(self.req(pb::PingRequest {}))
+            .ping(self.conn.request(pb::PingRequest {}))
             .await
             .map_err(block_error)?;
         Ok(())
