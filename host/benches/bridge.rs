@@ -47,7 +47,19 @@ const VALUE_LEN: usize = 100;
 const KEYS: usize = 100;
 const ECHO_PAYLOAD: usize = 120;
 const WORKER_THREADS: usize = 2;
-const WARMUP: Duration = Duration::from_millis(500);
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
+/// and then it only does a short smoke pass (everything runs, nothing is measured seriously).
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
+fn warmup() -> Duration {
+    if smoke() {
+        Duration::from_millis(20)
+    } else {
+        Duration::from_millis(500)
+    }
+}
 const ROUNDS: usize = 3;
 const CLIENTS: [usize; 2] = [1, 16];
 const INSTANCE: &str = "bench";
@@ -261,7 +273,7 @@ async fn run_cell(
     for _ in 0..clients {
         connected.push(Client::connect(server, socket, keys).await);
     }
-    let start = Instant::now() + WARMUP;
+    let start = Instant::now() + warmup();
     let end = start + window;
     let tasks: Vec<_> = connected
         .into_iter()
@@ -322,7 +334,14 @@ fn window() -> Duration {
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
         .filter(|s| *s > 0.0)
-        .map_or(Duration::from_secs(3), Duration::from_secs_f64)
+        .map_or(
+            if smoke() {
+                Duration::from_millis(150)
+            } else {
+                Duration::from_secs(3)
+            },
+            Duration::from_secs_f64,
+        )
 }
 
 fn main() {
@@ -424,7 +443,7 @@ fn print_table(rows: &[Row], window: Duration) {
         "one tokio runtime with {WORKER_THREADS} worker threads ({cores} CPUs available). Per cell {ROUNDS} interleaved \
          rounds of {:.1} s, each after {:.1} s warm-up;",
         window.as_secs_f64() / ROUNDS as f64,
-        WARMUP.as_secs_f64()
+        warmup().as_secs_f64()
     );
     println!(
         "figures are the median over the rounds; \"range\" is the lowest and highest round median."

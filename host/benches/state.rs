@@ -68,7 +68,7 @@ async fn bench_store(
             .await
             .expect("seed");
     }
-    let get = measure(1000, Duration::from_secs(2), |i| {
+    let get = measure(1000, budget(), |i| {
         let req = GetRequest::new(format!("key-{}", i % 100));
         async move {
             let item = store.get(req).await.expect("get").expect("present");
@@ -77,12 +77,22 @@ async fn bench_store(
     })
     .await;
     rows.push((name.to_owned(), "get", get));
-    let set = measure(set_batch, Duration::from_secs(2), |i| {
+    let set = measure(set_batch, budget(), |i| {
         let req = SetRequest::new(format!("key-{}", i % 100), value.clone());
         async move { store.set(req).await.expect("set") }
     })
     .await;
     rows.push((name.to_owned(), "set", set));
+}
+
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
+/// and then it only does a short smoke pass.
+fn budget() -> Duration {
+    if std::env::args().any(|a| a == "--bench") {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_millis(50)
+    }
 }
 
 fn main() {

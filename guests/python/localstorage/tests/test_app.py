@@ -31,6 +31,8 @@ Err: Any = None
 def setUpModule() -> None:
     global app, wit, types, Err
     if not (BINDINGS / "wit_world").is_dir():
+        if os.environ.get("WASMPLUG_PY_REQUIRE_BINDINGS"):
+            raise RuntimeError(f"no binding stubs in {BINDINGS} (run guests/python/build.sh)")
         raise unittest.SkipTest(f"no binding stubs in {BINDINGS} (run guests/python/build.sh)")
     sys.path.insert(0, str(BINDINGS))
     app = importlib.import_module("app")
