@@ -43,7 +43,7 @@ enum Command {
     },
     /// Scaffold a ready-to-build component project: `wasmplug new rust bindings my-binding`.
     New {
-        /// Language: rust.
+        /// Language: rust, python, js or c.
         lang: wasmplug::scaffold::Language,
         /// Block: bindings.
         block: String,
@@ -63,6 +63,10 @@ enum Command {
         /// Sockets folder for names (overrides the environment).
         #[arg(long)]
         sockets_folder: Option<PathBuf>,
+        /// Wait up to this many seconds for the socket to accept connections (for scripts that
+        /// start `wasmplug serve` in the background: it compiles components before it binds).
+        #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+        wait: f64,
         #[command(subcommand)]
         block: CallBlock,
     },
@@ -234,6 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             target,
             instance,
             sockets_folder,
+            wait,
             block,
         } => {
             let path = if target.contains('/') || target.ends_with(".sock") {
@@ -244,6 +249,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .join(format!("{target}.sock"))
             };
             let rt = tokio_runtime()?;
+            rt.block_on(wait_for_socket(&path, wait))?;
             match block {
                 CallBlock::State(call) => rt.block_on(state_call(&path, &instance, call)),
                 CallBlock::Pubsub(call) => rt.block_on(pubsub_call(&path, &instance, call)),
@@ -287,6 +293,33 @@ fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
+}
+
+/// Returns once `path` accepts a connection, or fails after `seconds` (at once when 0).
+async fn wait_for_socket(path: &std::path::Path, seconds: f64) -> anyhow::Result<()> {
+    let seconds = if seconds.is_finite() && seconds > 0.0 {
+        seconds
+    } else {
+        0.0
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    loop {
+        match tokio::net::UnixStream::connect(path).await {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                let waited = if seconds > 0.0 {
+                    format!(" (waited {seconds} s)")
+                } else {
+                    String::new()
+                };
+                anyhow::bail!(
+                    "cannot connect to {}{waited}: {e}; is `wasmplug serve` running with that sockets folder?",
+                    path.display()
+                )
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

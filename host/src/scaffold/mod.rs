@@ -16,19 +16,71 @@ const WIT: &[(&str, &str)] = &[
     ("secrets.wit", include_str!("../../../wit/secrets.wit")),
 ];
 
+mod c;
+mod javascript;
+mod python;
+mod rust;
+
 /// A guest language with templates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
     /// Rust (`wasm32-wasip2` + wit-bindgen).
     Rust,
+    /// Python (componentize-py).
+    Python,
+    /// JavaScript (componentize-js).
+    JavaScript,
+    /// C (clang + wasi-libc, wit-bindgen's C generator, the preview1 adapter).
+    C,
+}
+
+impl Language {
+    /// Every language, in the order `wasmplug new --help` lists them.
+    pub const ALL: [Language; 4] = [
+        Language::Rust,
+        Language::Python,
+        Language::JavaScript,
+        Language::C,
+    ];
+
+    /// The name on the command line.
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::Python => "python",
+            Language::JavaScript => "js",
+            Language::C => "c",
+        }
+    }
+
+    /// The name for people.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Language::Rust => "Rust",
+            Language::Python => "Python",
+            Language::JavaScript => "JavaScript",
+            Language::C => "C",
+        }
+    }
+}
+
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.display_name())
+    }
 }
 
 impl std::str::FromStr for Language {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "rust" => Ok(Language::Rust),
-            other => Err(format!("unknown language {other:?}; available: rust")),
+        match s.to_ascii_lowercase().as_str() {
+            "rust" | "rs" => Ok(Language::Rust),
+            "python" | "py" => Ok(Language::Python),
+            "js" | "javascript" => Ok(Language::JavaScript),
+            "c" => Ok(Language::C),
+            _ => Err(format!(
+                "unknown language {s:?}; available: rust, python, js, c"
+            )),
         }
     }
 }
@@ -49,6 +101,8 @@ pub enum ScaffoldError {
     },
 }
 
+/// One file of a template: where it goes, its text (with `{{name}}` / `{{lib}}` placeholders)
+/// and whether it is a script.
 struct File {
     path: &'static str,
     template: &'static str,
@@ -56,45 +110,34 @@ struct File {
 }
 
 fn templates(lang: Language, block: &str) -> Result<&'static [File], ScaffoldError> {
-    match (lang, block) {
-        (Language::Rust, "bindings") => Ok(&[
-            File {
-                path: "Cargo.toml",
-                template: include_str!("rust/Cargo.toml.tmpl"),
-                executable: false,
-            },
-            File {
-                path: "rust-toolchain.toml",
-                template: include_str!("rust/rust-toolchain.toml.tmpl"),
-                executable: false,
-            },
-            File {
-                path: "src/lib.rs",
-                template: include_str!("rust/lib.rs.tmpl"),
-                executable: false,
-            },
-            File {
-                path: "build.sh",
-                template: include_str!("rust/build.sh.tmpl"),
-                executable: true,
-            },
-        ]),
-        (lang, block) => Err(ScaffoldError::Invalid(format!(
-            "no {lang:?} template for block {block:?}; available: rust bindings (an output binding)"
-        ))),
+    let files = match (lang, block) {
+        (Language::Rust, "bindings") => rust::BINDINGS,
+        (Language::Python, "bindings") => python::BINDINGS,
+        (Language::JavaScript, "bindings") => javascript::BINDINGS,
+        (Language::C, "bindings") => c::BINDINGS,
+        _ => &[],
+    };
+    if files.is_empty() {
+        return Err(ScaffoldError::Invalid(format!(
+            "no {lang} template for block {block:?}; available: bindings (an output binding), in rust, python, js and c"
+        )));
     }
+    Ok(files)
 }
 
 fn check_name(name: &str) -> Result<(), ScaffoldError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name.as_bytes()[0].is_ascii_lowercase()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    // Also a valid WIT identifier and a valid Dapr component name: words of lowercase letters
+    // and digits, each starting with a letter, joined by single '-'.
+    let ok = name.len() <= 63
+        && name.split('-').all(|word| {
+            word.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
     if !ok {
         return Err(ScaffoldError::Invalid(format!(
-            "{name:?} is not a valid component name: use lowercase letters, digits and '-', starting with a letter"
+            "{name:?} is not a valid component name: use lowercase letters, digits and single '-', each word starting with a letter"
         )));
     }
     Ok(())
@@ -151,7 +194,8 @@ pub fn generate(
     );
     write("wasmplug.yaml", config, false)?;
     let readme = format!(
-        "# {name}\n\nA Dapr `{block}` component for wasmplug, in {lang:?}.\n\n```sh\n./build.sh                      # -> {name}.wasm\nwasmplug check {name}.wasm\nwasmplug serve wasmplug.yaml    # serves it on {name}.sock for daprd\nwasmplug call {name} bindings invoke upper hello\n```\n\nTo Dapr it is `type: {block}.{name}` (see wasmplug's examples/dapr).\n"
+        "# {name}\n\nA Dapr `{block}` component for wasmplug, in {lang}.\n\n```sh\n./build.sh                      # -> {name}.wasm\nwasmplug check {name}.wasm\nwasmplug serve wasmplug.yaml    # serves it on {name}.sock for daprd\nwasmplug call {name} bindings invoke upper hello\n```\n\nTo Dapr it is `type: {block}.{name}`. The guide for {lang} components is wasmplug's docs/{guide}.md.\n",
+        guide = lang.cli_name()
     );
     write("README.md", readme, false)?;
     Ok(written)

@@ -1,0 +1,76 @@
+//! JavaScript templates: an ES module turned into a component by componentize-js
+//! (StarlingMonkey), installed pinned into the shared toolchains folder by `build.sh`.
+
+use super::File;
+
+/// An output binding (`echo`, `upper`).
+pub(super) const BINDINGS: &[File] = &[
+    File {
+        path: "package.json",
+        template: include_str!("javascript/package.json.tmpl"),
+        executable: false,
+    },
+    File {
+        path: "world.wit",
+        template: include_str!("javascript/world.wit.tmpl"),
+        executable: false,
+    },
+    File {
+        path: "src/index.js",
+        template: include_str!("javascript/index.js.tmpl"),
+        executable: false,
+    },
+    File {
+        path: "build.mjs",
+        template: include_str!("javascript/build.mjs.tmpl"),
+        executable: false,
+    },
+    File {
+        path: ".gitignore",
+        template: include_str!("javascript/gitignore.tmpl"),
+        executable: false,
+    },
+    File {
+        path: "build.sh",
+        template: include_str!("javascript/build.sh.tmpl"),
+        executable: true,
+    },
+    // The pinned toolchain, copied by build.sh into `<toolchains>/js`. The lock file is the
+    // repository's own JavaScript toolchain lock (guests/js), so generated projects build with
+    // exactly the componentize-js the repository tests; toolchain/package.json.tmpl must pin
+    // the same versions as guests/js/package.json (checked by the test below).
+    File {
+        path: "toolchain/package.json",
+        template: include_str!("javascript/toolchain/package.json.tmpl"),
+        executable: false,
+    },
+    File {
+        path: "toolchain/package-lock.json",
+        template: include_str!("../../../guests/js/package-lock.json"),
+        executable: false,
+    },
+    File {
+        path: "toolchain/index.mjs",
+        template: include_str!("javascript/toolchain/index.mjs.tmpl"),
+        executable: false,
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    /// The toolchain manifest pins what the lock file (guests/js's) was made from.
+    #[test]
+    fn toolchain_pins_match_the_guests_lock() {
+        let guests = include_str!("../../../guests/js/package.json");
+        let ours = include_str!("javascript/toolchain/package.json.tmpl");
+        let pins = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("\"@bytecodealliance/"))
+                .map(|l| l.trim_end_matches(',').to_owned())
+                .collect()
+        };
+        assert!(!pins(guests).is_empty());
+        assert_eq!(pins(guests), pins(ours));
+    }
+}
