@@ -6,6 +6,7 @@
 
 mod bad_input;
 mod bridge;
+mod docs;
 mod input_binding;
 mod output_binding;
 mod persistence;
