@@ -80,15 +80,19 @@ inputs_digest() {
   local dir=$1
   shift
   {
-    echo "componentize-py $COMPONENTIZE_PY_VERSION $*"
+    echo "componentize-py $COMPONENTIZE_PY_VERSION isolated-path $*"
     (cd "$dir" && { sources .; find . -maxdepth 1 -name '*.wit'; } | xargs sha256sum)
     (cd "$wit" && find . -name '*.wit' | LC_ALL=C sort | xargs sha256sum)
   } | sha256sum | awk '{print $1}'
 }
 
-# componentize-py would add $VIRTUAL_ENV's site-packages to the bundle: keep it unset so
-# only the staged sources (and the standard library) go in.
+# componentize-py puts an active venv's site-packages ($VIRTUAL_ENV) and those of the
+# `python3` on PATH (and the user site) on the component's Python path: point them all at the
+# toolchain's venv, which holds only the tools, so only the staged sources and the standard
+# library can go in. (Otherwise an import the guest forgot to vendor would silently be
+# satisfied from this machine's Python.)
 unset VIRTUAL_ENV
+export PATH="$venv/bin:$PATH" PYTHONUSERBASE="$venv"
 
 for entry in "${COMPONENTS[@]}"; do
   IFS='|' read -r name world folder module intersect <<<"$entry"
