@@ -7,7 +7,8 @@
 //!   doctests, guest unit tests).
 //! - `quickstart`: builds the guests, runs the embedded example, then starts `wasmplug serve`
 //!   on the quickstart config, exercises it over its socket with `wasmplug call`, and stops it.
-//! - `bench`: builds the guests and runs the benchmarks (`state`, then `bridge`).
+//! - `bench [state|bridge|polyglot ...]`: builds the guests and runs the benchmarks (all three
+//!   unless some are named; `polyglot` generates and builds its own projects).
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -62,15 +63,25 @@ fn main() -> Result<()> {
         }
         Some("quickstart") => quickstart(&root),
         Some("bench") => {
-            build_guests(&root)?;
-            for bench in ["state", "bridge"] {
-                run(cargo(&root)
-                    .args(["bench", "-p", "wasmplug", "--bench", bench])
-                    .args(&args[1..]))?;
+            // `cargo xtask bench [state|bridge|polyglot ...]`: the named ones, else all.
+            let all = ["state", "bridge", "polyglot"];
+            let named: Vec<&str> = args[1..]
+                .iter()
+                .map(String::as_str)
+                .filter(|a| all.contains(a))
+                .collect();
+            let benches = if named.is_empty() { &all[..] } else { &named };
+            if benches.iter().any(|b| *b != "polyglot") {
+                build_guests(&root)?;
+            }
+            for bench in benches {
+                run(cargo(&root).args(["bench", "-p", "wasmplug", "--bench", bench]))?;
             }
             Ok(())
         }
-        _ => bail!("usage: cargo xtask <build-guests|test|quickstart|bench>"),
+        _ => bail!(
+            "usage: cargo xtask <build-guests [--all] | test | quickstart | bench [state|bridge|polyglot ...]>"
+        ),
     }
 }
 
