@@ -45,7 +45,7 @@ enum Command {
     New {
         /// Language: rust, python, js or c.
         lang: wasmplug::scaffold::Language,
-        /// Block: bindings.
+        /// Block: bindings (an output binding) or state (a state store).
         block: String,
         /// Component name (also the project folder unless --dir is given).
         name: String,

@@ -115,11 +115,15 @@ fn templates(lang: Language, block: &str) -> Result<&'static [File], ScaffoldErr
         (Language::Python, "bindings") => python::BINDINGS,
         (Language::JavaScript, "bindings") => javascript::BINDINGS,
         (Language::C, "bindings") => c::BINDINGS,
+        (Language::Rust, "state") => rust::STATE,
+        (Language::Python, "state") => python::STATE,
+        (Language::JavaScript, "state") => javascript::STATE,
+        (Language::C, "state") => c::STATE,
         _ => &[],
     };
     if files.is_empty() {
         return Err(ScaffoldError::Invalid(format!(
-            "no {lang} template for block {block:?}; available: bindings (an output binding), in rust, python, js and c"
+            "no {lang} template for block {block:?}; available: bindings (an output binding) and state (a state store), in rust, python, js and c"
         )));
     }
     Ok(files)
@@ -189,12 +193,23 @@ pub fn generate(
     for (file, text) in WIT {
         write(&format!("wit/{file}"), (*text).to_owned(), false)?;
     }
+    // The state template keeps its data in a host key-value bucket: grant it one.
+    let grants = match block {
+        "state" => "    grants:\n      keyValue:\n        - bucket: state\n          backend: durable   # one crash-safe file per bucket, under dataDir\n",
+        _ => "",
+    };
     let config = format!(
-        "# A wasmplug config serving this component: `wasmplug serve wasmplug.yaml`\napiVersion: wasmplug.dev/v1alpha1\nkind: Components\ncomponents:\n  - name: {name}\n    type: {block}\n    wasm: {name}.wasm\n"
+        "# A wasmplug config serving this component: `wasmplug serve wasmplug.yaml`\napiVersion: wasmplug.dev/v1alpha1\nkind: Components\ncomponents:\n  - name: {name}\n    type: {block}\n    wasm: {name}.wasm\n{grants}"
     );
     write("wasmplug.yaml", config, false)?;
+    let try_it = match block {
+        "state" => format!(
+            "wasmplug call {name} state set greeting hello\nwasmplug call {name} state get greeting"
+        ),
+        _ => format!("wasmplug call {name} bindings invoke upper hello"),
+    };
     let readme = format!(
-        "# {name}\n\nA Dapr `{block}` component for wasmplug, in {lang}.\n\n```sh\n./build.sh                      # -> {name}.wasm\nwasmplug check {name}.wasm\nwasmplug serve wasmplug.yaml    # serves it on {name}.sock for daprd\nwasmplug call {name} bindings invoke upper hello\n```\n\nTo Dapr it is `type: {block}.{name}`. The guide for {lang} components is wasmplug's docs/{guide}.md.\n",
+        "# {name}\n\nA Dapr `{block}` component for wasmplug, in {lang}.\n\n```sh\n./build.sh                      # -> {name}.wasm\nwasmplug check {name}.wasm\nwasmplug serve wasmplug.yaml    # serves it on {name}.sock for daprd\n{try_it}\n```\n\nTo Dapr it is `type: {block}.{name}`. The guide for {lang} components is wasmplug's docs/{guide}.md.\n",
         guide = lang.cli_name()
     );
     write("README.md", readme, false)?;

@@ -4,6 +4,9 @@
 
 use super::File;
 
+/// A state store over a granted host bucket (being written).
+pub(super) const STATE: &[File] = &[];
+
 /// An output binding (`echo`, `upper`).
 pub(super) const BINDINGS: &[File] = &[
     File {
