@@ -1,8 +1,9 @@
 //! Project automation: `cargo xtask <command>`.
 //!
-//! - `build-guests [--all]`: builds the Rust guests (`guests/rust/<name>` →
-//!   `target/guests/<name>.wasm`); with `--all` also the Python, JavaScript and C guests,
-//!   whose `guests/<lang>/build.sh` installs its pinned toolchain under `target/toolchains/`.
+//! - `build-guests [--rust]`: builds every guest into `target/guests/`: the Rust ones
+//!   (`guests/rust/<name>` → `<name>.wasm`), then the Python, JavaScript and C ones, whose
+//!   `guests/<lang>/build.sh` installs its pinned toolchain under `target/toolchains/` on first
+//!   use. `--rust`: only the Rust ones (all the quickstart needs).
 //! - `test`: builds every guest (all languages), then runs every test (host, integration,
 //!   doctests, guest unit tests).
 //! - `quickstart`: builds the guests, runs the embedded example, then starts `wasmplug serve`
@@ -23,7 +24,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("build-guests") => {
             build_guests(&root)?;
-            if args.iter().any(|a| a == "--all") {
+            if !args.iter().any(|a| a == "--rust") {
                 build_polyglot_guests(&root)?;
             }
             Ok(())
@@ -80,7 +81,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: cargo xtask <build-guests [--all] | test | quickstart | bench [state|bridge|polyglot ...]>"
+            "usage: cargo xtask <build-guests [--rust] | test | quickstart | bench [state|bridge|polyglot ...]>"
         ),
     }
 }
