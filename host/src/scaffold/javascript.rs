@@ -3,8 +3,31 @@
 
 use super::File;
 
-/// A state store over a granted host bucket (being written).
-pub(super) const STATE: &[File] = &[];
+/// A state store over a granted host bucket: etags are the bucket's entry versions, writes
+/// go through one atomic `keyvalue-atomics.commit`.
+pub(super) const STATE: &[File] = &[
+    File {
+        path: "package.json",
+        template: include_str!("javascript/state_package.json.tmpl"),
+        executable: false,
+    },
+    File {
+        path: "world.wit",
+        template: include_str!("javascript/state_world.wit.tmpl"),
+        executable: false,
+    },
+    File {
+        path: "src/index.js",
+        template: include_str!("javascript/state_index.js.tmpl"),
+        executable: false,
+    },
+    BUILD_MJS,
+    GITIGNORE,
+    BUILD_SH,
+    TOOLCHAIN_PACKAGE,
+    TOOLCHAIN_LOCK,
+    TOOLCHAIN_INDEX,
+];
 
 /// An output binding (`echo`, `upper`).
 pub(super) const BINDINGS: &[File] = &[
@@ -23,41 +46,49 @@ pub(super) const BINDINGS: &[File] = &[
         template: include_str!("javascript/index.js.tmpl"),
         executable: false,
     },
-    File {
-        path: "build.mjs",
-        template: include_str!("javascript/build.mjs.tmpl"),
-        executable: false,
-    },
-    File {
-        path: ".gitignore",
-        template: include_str!("javascript/gitignore.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "build.sh",
-        template: include_str!("javascript/build.sh.tmpl"),
-        executable: true,
-    },
-    // The pinned toolchain, copied by build.sh into `<toolchains>/js`. The lock file is the
-    // repository's own JavaScript toolchain lock (guests/js), so generated projects build with
-    // exactly the componentize-js the repository tests; toolchain/package.json.tmpl must pin
-    // the same versions as guests/js/package.json (checked by the test below).
-    File {
-        path: "toolchain/package.json",
-        template: include_str!("javascript/toolchain/package.json.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "toolchain/package-lock.json",
-        template: include_str!("../../../guests/js/package-lock.json"),
-        executable: false,
-    },
-    File {
-        path: "toolchain/index.mjs",
-        template: include_str!("javascript/toolchain/index.mjs.tmpl"),
-        executable: false,
-    },
+    BUILD_MJS,
+    GITIGNORE,
+    BUILD_SH,
+    TOOLCHAIN_PACKAGE,
+    TOOLCHAIN_LOCK,
+    TOOLCHAIN_INDEX,
 ];
+
+// The build and toolchain files, the same for every block.
+const BUILD_MJS: File = File {
+    path: "build.mjs",
+    template: include_str!("javascript/build.mjs.tmpl"),
+    executable: false,
+};
+const GITIGNORE: File = File {
+    path: ".gitignore",
+    template: include_str!("javascript/gitignore.tmpl"),
+    executable: false,
+};
+const BUILD_SH: File = File {
+    path: "build.sh",
+    template: include_str!("javascript/build.sh.tmpl"),
+    executable: true,
+};
+// The pinned toolchain, copied by build.sh into `<toolchains>/js`. The lock file is the
+// repository's own JavaScript toolchain lock (guests/js), so generated projects build with
+// exactly the componentize-js the repository tests; toolchain/package.json.tmpl must pin
+// the same versions as guests/js/package.json (checked by the test below).
+const TOOLCHAIN_PACKAGE: File = File {
+    path: "toolchain/package.json",
+    template: include_str!("javascript/toolchain/package.json.tmpl"),
+    executable: false,
+};
+const TOOLCHAIN_LOCK: File = File {
+    path: "toolchain/package-lock.json",
+    template: include_str!("../../../guests/js/package-lock.json"),
+    executable: false,
+};
+const TOOLCHAIN_INDEX: File = File {
+    path: "toolchain/index.mjs",
+    template: include_str!("javascript/toolchain/index.mjs.tmpl"),
+    executable: false,
+};
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,27 @@
 //! Python templates: `app.py` built into a component by componentize-py (pinned in
 //! `build.sh`, installed into a shared venv on first use), for a narrowed world in
-//! `wit/world.wit` that imports no host key-value interface.
+//! `wit/world.wit` that imports only the host interfaces the block uses. The blocks share
+//! every file but those two.
 
 use super::File;
 
-/// A state store over a granted host bucket (being written).
-pub(super) const STATE: &[File] = &[];
+/// A state store over a granted host bucket: etags are the bucket's entry versions, writes
+/// go through one atomic `keyvalue-atomics.commit`.
+pub(super) const STATE: &[File] = &[
+    File {
+        path: "app.py",
+        template: include_str!("python/state_app.py.tmpl"),
+        executable: false,
+    },
+    File {
+        path: "wit/world.wit",
+        template: include_str!("python/state_world.wit.tmpl"),
+        executable: false,
+    },
+    PYPROJECT,
+    GITIGNORE,
+    BUILD_SH,
+];
 
 /// An output binding (`echo`, `upper`).
 pub(super) const BINDINGS: &[File] = &[
@@ -19,19 +35,24 @@ pub(super) const BINDINGS: &[File] = &[
         template: include_str!("python/world.wit.tmpl"),
         executable: false,
     },
-    File {
-        path: "pyproject.toml",
-        template: include_str!("python/pyproject.toml.tmpl"),
-        executable: false,
-    },
-    File {
-        path: ".gitignore",
-        template: include_str!("python/gitignore.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "build.sh",
-        template: include_str!("python/build.sh.tmpl"),
-        executable: true,
-    },
+    PYPROJECT,
+    GITIGNORE,
+    BUILD_SH,
 ];
+
+// The toolchain files, the same for every block.
+const PYPROJECT: File = File {
+    path: "pyproject.toml",
+    template: include_str!("python/pyproject.toml.tmpl"),
+    executable: false,
+};
+const GITIGNORE: File = File {
+    path: ".gitignore",
+    template: include_str!("python/gitignore.tmpl"),
+    executable: false,
+};
+const BUILD_SH: File = File {
+    path: "build.sh",
+    template: include_str!("python/build.sh.tmpl"),
+    executable: true,
+};
