@@ -2,8 +2,8 @@
 //! whose info string is exactly `sh` runs, in page order, as one bash script in an empty
 //! folder, with the `wasmplug` under test first on the `PATH`. Each guide scaffolds a
 //! component with `wasmplug new`, builds it with the generated `build.sh` (installing the
-//! pinned toolchain on first use), serves it and calls it over its socket, and writes the Dapr
-//! Component that points daprd at it.
+//! pinned toolchain on first use), serves it and calls it over its socket, writes the Dapr
+//! Component that points daprd at it, then does the same with a generated state store.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -88,7 +88,7 @@ fn run_guide(guide: &str) -> Run {
         .current_dir(&work)
         .env("PATH", path)
         .env("DAPR_COMPONENTS_SOCKETS_FOLDER", &sockets)
-        // Share the toolchains `cargo xtask build-guests --all` installed, and one cargo
+        // Share the toolchains `cargo xtask build-guests` installed, and one cargo
         // target dir for every generated Rust project, so repeated runs are incremental.
         .env("WASMPLUG_TOOLCHAINS", root.join("target/toolchains"))
         .env("CARGO_TARGET_DIR", root.join("target/scaffold-test"))
@@ -152,6 +152,11 @@ fn check_guide(guide: &str) {
     assert!(
         std::fs::read_dir(&run.sockets).unwrap().next().is_none(),
         "the socket was removed on SIGTERM: {report}"
+    );
+    // The state store the guide generates next kept what it was given.
+    assert!(
+        run.stdout.contains(r#""data":"first-order""#),
+        "state get answered: {report}"
     );
     let component = run.dir.path().join("work/components/shouty.yaml");
     let yaml = std::fs::read_to_string(&component)

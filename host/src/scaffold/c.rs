@@ -5,11 +5,30 @@
 //! own helper (guests/c/tools). Its source is embedded from there, so there is one copy of it:
 //! the generated `build.sh` builds it with cargo into `<toolchains>/c/build`, the folder
 //! guests/c/build.sh also uses, and `--locked` keeps it on the repository's Cargo.lock.
+//! The blocks share every file but `world.wit` and the C source.
 
 use super::File;
 
-/// A state store over a granted host bucket (being written).
-pub(super) const STATE: &[File] = &[];
+/// A state store over the granted host bucket `state`: etags are the bucket's entry
+/// versions, writes go through one atomic `keyvalue-atomics.commit`.
+pub(super) const STATE: &[File] = &[
+    File {
+        path: "world.wit",
+        template: include_str!("c/state_world.wit.tmpl"),
+        executable: false,
+    },
+    File {
+        path: "src/state.c",
+        template: include_str!("c/state.c.tmpl"),
+        executable: false,
+    },
+    BUILD_SH,
+    GITIGNORE,
+    TOOLS_CARGO_TOML,
+    TOOLS_CARGO_LOCK,
+    TOOLS_MAIN_RS,
+    TOOLS_RUST_TOOLCHAIN,
+];
 
 /// An output binding (`echo`, `upper`).
 pub(super) const BINDINGS: &[File] = &[
@@ -23,37 +42,46 @@ pub(super) const BINDINGS: &[File] = &[
         template: include_str!("c/binding.c.tmpl"),
         executable: false,
     },
-    File {
-        path: "build.sh",
-        template: include_str!("c/build.sh.tmpl"),
-        executable: true,
-    },
-    File {
-        path: ".gitignore",
-        template: include_str!("c/gitignore.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "tools/Cargo.toml",
-        template: include_str!("../../../guests/c/tools/Cargo.toml"),
-        executable: false,
-    },
-    File {
-        path: "tools/Cargo.lock",
-        template: include_str!("../../../guests/c/tools/Cargo.lock"),
-        executable: false,
-    },
-    File {
-        path: "tools/src/main.rs",
-        template: include_str!("../../../guests/c/tools/src/main.rs"),
-        executable: false,
-    },
-    File {
-        path: "tools/rust-toolchain.toml",
-        template: include_str!("c/rust-toolchain.toml.tmpl"),
-        executable: false,
-    },
+    BUILD_SH,
+    GITIGNORE,
+    TOOLS_CARGO_TOML,
+    TOOLS_CARGO_LOCK,
+    TOOLS_MAIN_RS,
+    TOOLS_RUST_TOOLCHAIN,
 ];
+
+// The toolchain files, the same for every block: build.sh compiles every `src/*.c` against
+// the bindings of `world.wit`, whatever the block.
+const BUILD_SH: File = File {
+    path: "build.sh",
+    template: include_str!("c/build.sh.tmpl"),
+    executable: true,
+};
+const GITIGNORE: File = File {
+    path: ".gitignore",
+    template: include_str!("c/gitignore.tmpl"),
+    executable: false,
+};
+const TOOLS_CARGO_TOML: File = File {
+    path: "tools/Cargo.toml",
+    template: include_str!("../../../guests/c/tools/Cargo.toml"),
+    executable: false,
+};
+const TOOLS_CARGO_LOCK: File = File {
+    path: "tools/Cargo.lock",
+    template: include_str!("../../../guests/c/tools/Cargo.lock"),
+    executable: false,
+};
+const TOOLS_MAIN_RS: File = File {
+    path: "tools/src/main.rs",
+    template: include_str!("../../../guests/c/tools/src/main.rs"),
+    executable: false,
+};
+const TOOLS_RUST_TOOLCHAIN: File = File {
+    path: "tools/rust-toolchain.toml",
+    template: include_str!("c/rust-toolchain.toml.tmpl"),
+    executable: false,
+};
 
 #[cfg(test)]
 mod tests {

@@ -195,7 +195,9 @@ pub fn generate(
     }
     // The state template keeps its data in a host key-value bucket: grant it one.
     let grants = match block {
-        "state" => "    grants:\n      keyValue:\n        - bucket: state\n          backend: durable   # one crash-safe file per bucket, under dataDir\n",
+        "state" => {
+            "    grants:\n      keyValue:\n        - bucket: state\n          backend: durable   # one crash-safe file per bucket, under dataDir\n"
+        }
         _ => "",
     };
     let config = format!(
