@@ -12,16 +12,8 @@ use super::File;
 /// A state store over the granted host bucket `state`: etags are the bucket's entry
 /// versions, writes go through one atomic `keyvalue-atomics.commit`.
 pub(super) const STATE: &[File] = &[
-    File {
-        path: "world.wit",
-        template: include_str!("c/state_world.wit.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "src/state.c",
-        template: include_str!("c/state.c.tmpl"),
-        executable: false,
-    },
+    File::text("world.wit", include_str!("c/state_world.wit.tmpl")),
+    File::text("src/state.c", include_str!("c/state.c.tmpl")),
     BUILD_SH,
     GITIGNORE,
     TOOLS_CARGO_TOML,
@@ -32,16 +24,8 @@ pub(super) const STATE: &[File] = &[
 
 /// An output binding (`echo`, `upper`).
 pub(super) const BINDINGS: &[File] = &[
-    File {
-        path: "world.wit",
-        template: include_str!("c/world.wit.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "src/binding.c",
-        template: include_str!("c/binding.c.tmpl"),
-        executable: false,
-    },
+    File::text("world.wit", include_str!("c/world.wit.tmpl")),
+    File::text("src/binding.c", include_str!("c/binding.c.tmpl")),
     BUILD_SH,
     GITIGNORE,
     TOOLS_CARGO_TOML,
@@ -52,36 +36,24 @@ pub(super) const BINDINGS: &[File] = &[
 
 // The toolchain files, the same for every block: build.sh compiles every `src/*.c` against
 // the bindings of `world.wit`, whatever the block.
-const BUILD_SH: File = File {
-    path: "build.sh",
-    template: include_str!("c/build.sh.tmpl"),
-    executable: true,
-};
-const GITIGNORE: File = File {
-    path: ".gitignore",
-    template: include_str!("c/gitignore.tmpl"),
-    executable: false,
-};
-const TOOLS_CARGO_TOML: File = File {
-    path: "tools/Cargo.toml",
-    template: include_str!("../../../guests/c/tools/Cargo.toml"),
-    executable: false,
-};
-const TOOLS_CARGO_LOCK: File = File {
-    path: "tools/Cargo.lock",
-    template: include_str!("../../../guests/c/tools/Cargo.lock"),
-    executable: false,
-};
-const TOOLS_MAIN_RS: File = File {
-    path: "tools/src/main.rs",
-    template: include_str!("../../../guests/c/tools/src/main.rs"),
-    executable: false,
-};
-const TOOLS_RUST_TOOLCHAIN: File = File {
-    path: "tools/rust-toolchain.toml",
-    template: include_str!("c/rust-toolchain.toml.tmpl"),
-    executable: false,
-};
+const BUILD_SH: File = File::script("build.sh", include_str!("c/build.sh.tmpl"));
+const GITIGNORE: File = File::text(".gitignore", include_str!("c/gitignore.tmpl"));
+const TOOLS_CARGO_TOML: File = File::text(
+    "tools/Cargo.toml",
+    include_str!("../../../guests/c/tools/Cargo.toml"),
+);
+const TOOLS_CARGO_LOCK: File = File::text(
+    "tools/Cargo.lock",
+    include_str!("../../../guests/c/tools/Cargo.lock"),
+);
+const TOOLS_MAIN_RS: File = File::text(
+    "tools/src/main.rs",
+    include_str!("../../../guests/c/tools/src/main.rs"),
+);
+const TOOLS_RUST_TOOLCHAIN: File = File::text(
+    "tools/rust-toolchain.toml",
+    include_str!("c/rust-toolchain.toml.tmpl"),
+);
 
 #[cfg(test)]
 mod tests {

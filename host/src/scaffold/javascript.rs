@@ -6,21 +6,15 @@ use super::File;
 /// A state store over a granted host bucket: etags are the bucket's entry versions, writes
 /// go through one atomic `keyvalue-atomics.commit`.
 pub(super) const STATE: &[File] = &[
-    File {
-        path: "package.json",
-        template: include_str!("javascript/state_package.json.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "world.wit",
-        template: include_str!("javascript/state_world.wit.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "src/index.js",
-        template: include_str!("javascript/state_index.js.tmpl"),
-        executable: false,
-    },
+    File::text(
+        "package.json",
+        include_str!("javascript/state_package.json.tmpl"),
+    ),
+    File::text("world.wit", include_str!("javascript/state_world.wit.tmpl")),
+    File::text(
+        "src/index.js",
+        include_str!("javascript/state_index.js.tmpl"),
+    ),
     BUILD_MJS,
     GITIGNORE,
     BUILD_SH,
@@ -31,21 +25,9 @@ pub(super) const STATE: &[File] = &[
 
 /// An output binding (`echo`, `upper`).
 pub(super) const BINDINGS: &[File] = &[
-    File {
-        path: "package.json",
-        template: include_str!("javascript/package.json.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "world.wit",
-        template: include_str!("javascript/world.wit.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "src/index.js",
-        template: include_str!("javascript/index.js.tmpl"),
-        executable: false,
-    },
+    File::text("package.json", include_str!("javascript/package.json.tmpl")),
+    File::text("world.wit", include_str!("javascript/world.wit.tmpl")),
+    File::text("src/index.js", include_str!("javascript/index.js.tmpl")),
     BUILD_MJS,
     GITIGNORE,
     BUILD_SH,
@@ -55,40 +37,25 @@ pub(super) const BINDINGS: &[File] = &[
 ];
 
 // The build and toolchain files, the same for every block.
-const BUILD_MJS: File = File {
-    path: "build.mjs",
-    template: include_str!("javascript/build.mjs.tmpl"),
-    executable: false,
-};
-const GITIGNORE: File = File {
-    path: ".gitignore",
-    template: include_str!("javascript/gitignore.tmpl"),
-    executable: false,
-};
-const BUILD_SH: File = File {
-    path: "build.sh",
-    template: include_str!("javascript/build.sh.tmpl"),
-    executable: true,
-};
+const BUILD_MJS: File = File::text("build.mjs", include_str!("javascript/build.mjs.tmpl"));
+const GITIGNORE: File = File::text(".gitignore", include_str!("javascript/gitignore.tmpl"));
+const BUILD_SH: File = File::script("build.sh", include_str!("javascript/build.sh.tmpl"));
 // The pinned toolchain, copied by build.sh into `<toolchains>/js`. The lock file is the
 // repository's own JavaScript toolchain lock (guests/js), so generated projects build with
 // exactly the componentize-js the repository tests; toolchain/package.json.tmpl must pin
 // the same versions as guests/js/package.json (checked by the test below).
-const TOOLCHAIN_PACKAGE: File = File {
-    path: "toolchain/package.json",
-    template: include_str!("javascript/toolchain/package.json.tmpl"),
-    executable: false,
-};
-const TOOLCHAIN_LOCK: File = File {
-    path: "toolchain/package-lock.json",
-    template: include_str!("../../../guests/js/package-lock.json"),
-    executable: false,
-};
-const TOOLCHAIN_INDEX: File = File {
-    path: "toolchain/index.mjs",
-    template: include_str!("javascript/toolchain/index.mjs.tmpl"),
-    executable: false,
-};
+const TOOLCHAIN_PACKAGE: File = File::text(
+    "toolchain/package.json",
+    include_str!("javascript/toolchain/package.json.tmpl"),
+);
+const TOOLCHAIN_LOCK: File = File::text(
+    "toolchain/package-lock.json",
+    include_str!("../../../guests/js/package-lock.json"),
+);
+const TOOLCHAIN_INDEX: File = File::text(
+    "toolchain/index.mjs",
+    include_str!("javascript/toolchain/index.mjs.tmpl"),
+);
 
 #[cfg(test)]
 mod tests {

@@ -109,6 +109,26 @@ struct File {
     executable: bool,
 }
 
+impl File {
+    /// A file written as is (after placeholders).
+    const fn text(path: &'static str, template: &'static str) -> Self {
+        File {
+            path,
+            template,
+            executable: false,
+        }
+    }
+
+    /// A script: written with mode 0755.
+    const fn script(path: &'static str, template: &'static str) -> Self {
+        File {
+            path,
+            template,
+            executable: true,
+        }
+    }
+}
+
 fn templates(lang: Language, block: &str) -> Result<&'static [File], ScaffoldError> {
     let files = match (lang, block) {
         (Language::Rust, "bindings") => rust::BINDINGS,

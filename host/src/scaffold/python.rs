@@ -8,16 +8,8 @@ use super::File;
 /// A state store over a granted host bucket: etags are the bucket's entry versions, writes
 /// go through one atomic `keyvalue-atomics.commit`.
 pub(super) const STATE: &[File] = &[
-    File {
-        path: "app.py",
-        template: include_str!("python/state_app.py.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "wit/world.wit",
-        template: include_str!("python/state_world.wit.tmpl"),
-        executable: false,
-    },
+    File::text("app.py", include_str!("python/state_app.py.tmpl")),
+    File::text("wit/world.wit", include_str!("python/state_world.wit.tmpl")),
     PYPROJECT,
     GITIGNORE,
     BUILD_SH,
@@ -25,34 +17,14 @@ pub(super) const STATE: &[File] = &[
 
 /// An output binding (`echo`, `upper`).
 pub(super) const BINDINGS: &[File] = &[
-    File {
-        path: "app.py",
-        template: include_str!("python/app.py.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "wit/world.wit",
-        template: include_str!("python/world.wit.tmpl"),
-        executable: false,
-    },
+    File::text("app.py", include_str!("python/app.py.tmpl")),
+    File::text("wit/world.wit", include_str!("python/world.wit.tmpl")),
     PYPROJECT,
     GITIGNORE,
     BUILD_SH,
 ];
 
 // The toolchain files, the same for every block.
-const PYPROJECT: File = File {
-    path: "pyproject.toml",
-    template: include_str!("python/pyproject.toml.tmpl"),
-    executable: false,
-};
-const GITIGNORE: File = File {
-    path: ".gitignore",
-    template: include_str!("python/gitignore.tmpl"),
-    executable: false,
-};
-const BUILD_SH: File = File {
-    path: "build.sh",
-    template: include_str!("python/build.sh.tmpl"),
-    executable: true,
-};
+const PYPROJECT: File = File::text("pyproject.toml", include_str!("python/pyproject.toml.tmpl"));
+const GITIGNORE: File = File::text(".gitignore", include_str!("python/gitignore.tmpl"));
+const BUILD_SH: File = File::script("build.sh", include_str!("python/build.sh.tmpl"));

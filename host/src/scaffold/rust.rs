@@ -5,58 +5,27 @@ use super::File;
 /// A state store over the granted host bucket `state`. Same project files as `BINDINGS`; only
 /// the code differs.
 pub(super) const STATE: &[File] = &[
-    File {
-        path: "Cargo.toml",
-        template: include_str!("rust/Cargo.toml.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "rust-toolchain.toml",
-        template: include_str!("rust/rust-toolchain.toml.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "src/lib.rs",
-        template: include_str!("rust/state.rs.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "build.sh",
-        template: include_str!("rust/build.sh.tmpl"),
-        executable: true,
-    },
-    File {
-        path: ".gitignore",
-        template: include_str!("rust/gitignore.tmpl"),
-        executable: false,
-    },
+    CARGO_TOML,
+    TOOLCHAIN,
+    File::text("src/lib.rs", include_str!("rust/state.rs.tmpl")),
+    BUILD_SH,
+    GITIGNORE,
 ];
 
 /// An output binding (`echo`, `upper`).
 pub(super) const BINDINGS: &[File] = &[
-    File {
-        path: "Cargo.toml",
-        template: include_str!("rust/Cargo.toml.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "rust-toolchain.toml",
-        template: include_str!("rust/rust-toolchain.toml.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "src/lib.rs",
-        template: include_str!("rust/lib.rs.tmpl"),
-        executable: false,
-    },
-    File {
-        path: "build.sh",
-        template: include_str!("rust/build.sh.tmpl"),
-        executable: true,
-    },
-    File {
-        path: ".gitignore",
-        template: include_str!("rust/gitignore.tmpl"),
-        executable: false,
-    },
+    CARGO_TOML,
+    TOOLCHAIN,
+    File::text("src/lib.rs", include_str!("rust/lib.rs.tmpl")),
+    BUILD_SH,
+    GITIGNORE,
 ];
+
+// The project files, the same for every block.
+const CARGO_TOML: File = File::text("Cargo.toml", include_str!("rust/Cargo.toml.tmpl"));
+const TOOLCHAIN: File = File::text(
+    "rust-toolchain.toml",
+    include_str!("rust/rust-toolchain.toml.tmpl"),
+);
+const BUILD_SH: File = File::script("build.sh", include_str!("rust/build.sh.tmpl"));
+const GITIGNORE: File = File::text(".gitignore", include_str!("rust/gitignore.tmpl"));
