@@ -7,7 +7,9 @@
 //! with the toolchains cached in `target/toolchains/` (installed on first use). Prints one
 //! table:
 //!
-//! - build: the generated `build.sh` with its toolchain already installed;
+//! - build: the generated `build.sh` run again after deleting the component, with the
+//!   toolchain installed (Python, JavaScript and C redo the whole build; cargo only relinks
+//!   nothing and copies, so the Rust figure is its no-op);
 //! - start, compile: `Host::load` with an empty compile cache (Cranelift compiles the component);
 //! - start, cached: `Host::load` again, loading the compiled artifact from the cache;
 //! - first call: instantiate, `init`, and the first `invoke`;
@@ -92,6 +94,7 @@ fn config(dir: &Path, wasm: &Path) -> PathBuf {
 }
 
 async fn bench(root: &Path, lang: Language) -> Row {
+    eprintln!("polyglot bench: {lang}");
     let (wasm, build) = build(root, lang);
     let size = std::fs::metadata(&wasm).unwrap().len();
     let dir = tempfile::tempdir().unwrap();

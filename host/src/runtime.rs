@@ -428,11 +428,13 @@ impl WasiView for InstanceState {
     }
 }
 
-/// Enforces the memory limit and remembers that it did, so the fault is reported as such.
+/// Enforces the memory limit and remembers that it did, so the fault is reported as such;
+/// tracks how much linear memory the instance holds (all its memories together).
 #[derive(Debug)]
 struct MemoryLimiter {
     max_bytes: usize,
     hit: bool,
+    used: usize,
 }
 
 /// Most table elements an instance may have.
@@ -441,7 +443,7 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -452,6 +454,7 @@ impl ResourceLimiter for MemoryLimiter {
                 self.max_bytes
             )));
         }
+        self.used = self.used.saturating_add(desired.saturating_sub(current));
         Ok(true)
     }
 
@@ -613,6 +616,7 @@ impl LoadedComponent {
             limiter: MemoryLimiter {
                 max_bytes: memory_bytes,
                 hit: false,
+                used: 0,
             },
             buckets: buckets.clone(),
             config: self.config.metadata.clone(),
@@ -752,6 +756,17 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 struct Live<W> {
     store: Store<InstanceState>,
     bindings: W,
+    /// Linear memory at which the instance is replaced between calls (see [`recycle_at`]).
+    recycle_at: usize,
+}
+
+/// When an instance holding `baseline` bytes after `init` is recycled: once it has used three
+/// quarters of its headroom under the limit. Linear memory never shrinks, and some guest
+/// runtimes never free what the host passes in (componentize-py 0.25 and componentize-js 0.23
+/// keep every call's argument buffers), so a long-lived instance would otherwise end in a
+/// failed call at the limit; replacing it between calls costs one instantiation and no call.
+fn recycle_at(baseline: usize, max: usize) -> usize {
+    baseline + max.saturating_sub(baseline) / 4 * 3
 }
 
 struct Slot<W> {
@@ -871,7 +886,15 @@ impl<W: World> Guest<W> {
         };
         self.arm(&mut store);
         match bindings.init(&mut store, metadata).await {
-            Ok(Ok(())) => Ok(Ok(Live { store, bindings })),
+            Ok(Ok(())) => {
+                let limiter = &store.data().limiter;
+                let recycle_at = recycle_at(limiter.used, limiter.max_bytes);
+                Ok(Ok(Live {
+                    store,
+                    bindings,
+                    recycle_at,
+                }))
+            }
             Ok(Err(e)) => Ok(Err(e)),
             Err(e) => Err(self.classify("init", e, &store)),
         }
@@ -944,7 +967,21 @@ impl<W: World> Guest<W> {
         self.arm(&mut live.store);
         let result = f(&live.bindings, &mut live.store).await;
         match result {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                let limiter = &live.store.data().limiter;
+                if limiter.used >= live.recycle_at {
+                    tracing::info!(
+                        component = %self.component.name(),
+                        instance = %self.instance,
+                        "replacing the instance: it holds {} MiB of linear memory (limit {} MiB)",
+                        limiter.used >> 20,
+                        limiter.max_bytes >> 20
+                    );
+                    // The next call starts a fresh one, re-initialised with the same metadata.
+                    slot.live = None;
+                }
+                Ok(r)
+            }
             Err(e) => {
                 let fault = self.classify(operation, e, &live.store);
                 tracing::warn!(component = %self.component.name(), instance = %self.instance, "{fault}; replacing the instance");

@@ -111,6 +111,44 @@ async fn memory_bomb_hits_the_limit() {
     good_store_still_serves(&f).await;
 }
 
+/// A guest that never frees (as some language runtimes never free what the host passes in)
+/// is replaced between calls before it reaches its limit: no call fails.
+#[tokio::test]
+async fn a_leaking_guest_is_replaced_between_calls_before_its_limit() {
+    let f = fixture();
+    let hostile = f.host.state_store("hostile").await.unwrap();
+    // 96 MiB in 1 MiB steps through a 32 MiB limit.
+    let mut restarts = 0;
+    let mut previous = 0;
+    for i in 0..96 {
+        let leaked = get(&hostile, "leak:1048576").await;
+        assert_eq!(
+            leaked
+                .unwrap_or_else(|e| panic!("call {i} failed: {e}"))
+                .unwrap()
+                .data,
+            b"leaked"
+        );
+        let calls: u64 = String::from_utf8(get(&hostile, "calls").await.unwrap().unwrap().data)
+            .unwrap()
+            .parse()
+            .unwrap();
+        if calls < previous {
+            restarts += 1;
+        }
+        previous = calls;
+    }
+    assert!(
+        restarts >= 3,
+        "96 MiB through a 32 MiB instance needs several fresh instances, saw {restarts} restarts"
+    );
+    // A real blow-up in one call is still a fault.
+    assert_eq!(
+        fault(get(&hostile, "bomb").await).kind,
+        FaultKind::MemoryLimit
+    );
+}
+
 #[tokio::test]
 async fn panicking_guest_is_rebuilt() {
     let f = fixture();

@@ -12,11 +12,14 @@
 //! | `env:<NAME>`        | returns the environment variable, or `none`                   |
 //! | `connect:<ip:port>` | opens a TCP connection; returns `connected`                   |
 //! | `log:<msg>`         | writes `msg` to stderr and the host `logging` import          |
+//! | `leak:<bytes>`      | allocates, touches and never frees `bytes`; returns `leaked`  |
+//! | `calls`             | how many `get`s this instance has answered, this one included |
 //! | anything else       | `none`                                                        |
 //!
 //! It never touches the key-value imports, so it needs no bucket grant.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use exports::wasmplug::dapr::state_store::{
     BulkGetItem, DeleteRequest, GetRequest, Guest, Item, Metadata, QueryRequest, QueryResponse,
@@ -69,6 +72,9 @@ fn connect(addr: &str) -> Result<Option<Item>, Error> {
         .map_err(|err| Error::Other(format!("connect {addr}: {err}")))
 }
 
+/// `get` calls answered by this instance (a fresh instance starts at zero).
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
 struct Component;
 
 impl Guest for Component {
@@ -81,7 +87,18 @@ impl Guest for Component {
     }
 
     fn get(request: GetRequest) -> Result<Option<Item>, Error> {
+        let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
         let key = request.key.as_str();
+        if key == "calls" {
+            return Ok(Some(item(calls.to_string().into_bytes())));
+        }
+        if let Some(bytes) = key.strip_prefix("leak:") {
+            let bytes: usize = bytes
+                .parse()
+                .map_err(|_| Error::InvalidArgument(format!("leak:{bytes}")))?;
+            black_box(Vec::leak(vec![1u8; bytes]));
+            return Ok(Some(item(*b"leaked")));
+        }
         if key == "loop" {
             spin();
         }
