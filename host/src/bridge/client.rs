@@ -90,3 +90,41 @@ impl From<ConnectError> for crate::blocks::state::StateError {
         }
     }
 }
+
+/// Declares a block's gRPC client adapter: the struct over a [`Connection`] (plus any extra
+/// fields, with their initial values), `new` and `connect`, and `client()`, the generated
+/// tonic client on the connection's channel. Errors convert from [`ConnectError`].
+macro_rules! client_adapter {
+    (
+        $(#[$attr:meta])*
+        $name:ident($client:ty) -> $err:ty
+        $(, $field:ident: $fty:ty = $init:expr)* $(,)?
+    ) => {
+        $(#[$attr])*
+        pub struct $name {
+            conn: $crate::bridge::Connection,
+            $($field: $fty,)*
+        }
+
+        impl $name {
+            /// A client for Dapr instance `instance` over `channel`.
+            pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, $err> {
+                Ok(Self::over($crate::bridge::Connection::new(channel, instance)?))
+            }
+
+            /// Connects to the socket at `path` as Dapr instance `instance`.
+            pub async fn connect(path: &std::path::Path, instance: &str) -> Result<Self, $err> {
+                Ok(Self::over($crate::bridge::Connection::connect(path, instance).await?))
+            }
+
+            fn over(conn: $crate::bridge::Connection) -> Self {
+                Self { conn, $($field: $init,)* }
+            }
+
+            fn client(&self) -> $client {
+                <$client>::new(self.conn.channel())
+            }
+        }
+    };
+}
+pub(crate) use client_adapter;

@@ -31,6 +31,7 @@ use tokio_stream::wrappers::UnixListenerStream;
 use tonic::service::Routes;
 use tonic_types::{ErrorDetails, StatusExt};
 
+pub(crate) use client::client_adapter;
 pub use client::{ConnectError, Connection, connect_socket};
 pub use instances::{INSTANCE_HEADER, Instances, MAX_INSTANCES};
 

@@ -10,7 +10,6 @@
 //! instance's streams.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +22,6 @@ use super::{
     BULK_PUBSUB, BlockError, BulkEntry, BulkFailure, BulkPublishRequest, Delivery, FETCH_BATCH,
     Metadata, PubSub, PublishRequest, Subscription,
 };
-use crate::bridge::Connection;
 use crate::bridge::{Instances, block_error, block_status};
 use crate::proto as pb;
 use pb::pub_sub_server::{PubSub as PubSubService, PubSubServer};
@@ -329,29 +327,13 @@ impl PubSubService for PubSubServices {
 
 // ---- client -----------------------------------------------------------------------------------
 
-/// A [`PubSub`] served by any pluggable component over gRPC: the client adapter.
-#[derive(Debug, Clone)]
-pub struct GrpcPubSub {
-    conn: Connection,
-}
+crate::bridge::client_adapter!(
+    /// A [`PubSub`] served by any pluggable component over gRPC: the client adapter.
+    #[derive(Debug, Clone)]
+    GrpcPubSub(pb::pub_sub_client::PubSubClient<tonic::transport::Channel>) -> BlockError
+);
 
 impl GrpcPubSub {
-    /// A client for Dapr instance `instance` over `channel`.
-    pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, BlockError> {
-        let conn = Connection::new(channel, instance)?;
-        Ok(Self { conn })
-    }
-
-    /// Connects to the socket at `path` as Dapr instance `instance`.
-    pub async fn connect(path: &Path, instance: &str) -> Result<Self, BlockError> {
-        let conn = Connection::connect(path, instance).await?;
-        Ok(Self { conn })
-    }
-
-    fn client(&self) -> pb::pub_sub_client::PubSubClient<tonic::transport::Channel> {
-        pb::pub_sub_client::PubSubClient::new(self.conn.channel())
-    }
-
     /// Pauses deliveries on this instance's streams (idempotent).
     pub async fn pause(&self) -> Result<(), BlockError> {
         self.client()

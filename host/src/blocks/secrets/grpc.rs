@@ -8,13 +8,11 @@
 //! `ErrorInfo{reason: NOT_INITIALIZED}`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
 use super::{BlockError, Metadata, Secret, SecretStore};
-use crate::bridge::Connection;
 use crate::bridge::{Instances, block_error, block_status};
 use crate::proto as pb;
 
@@ -158,29 +156,11 @@ impl SecretStoreService for SecretStoreServices {
 
 // ---- client -----------------------------------------------------------------------------------
 
-/// A [`SecretStore`] served by any pluggable component over gRPC: the client adapter.
-#[derive(Debug, Clone)]
-pub struct GrpcSecretStore {
-    conn: Connection,
-}
-
-impl GrpcSecretStore {
-    /// A client for Dapr instance `instance` over `channel`.
-    pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, BlockError> {
-        let conn = Connection::new(channel, instance)?;
-        Ok(Self { conn })
-    }
-
-    /// Connects to the socket at `path` as Dapr instance `instance`.
-    pub async fn connect(path: &Path, instance: &str) -> Result<Self, BlockError> {
-        let conn = Connection::connect(path, instance).await?;
-        Ok(Self { conn })
-    }
-
-    fn client(&self) -> pb::secret_store_client::SecretStoreClient<tonic::transport::Channel> {
-        pb::secret_store_client::SecretStoreClient::new(self.conn.channel())
-    }
-}
+crate::bridge::client_adapter!(
+    /// A [`SecretStore`] served by any pluggable component over gRPC: the client adapter.
+    #[derive(Debug, Clone)]
+    GrpcSecretStore(pb::secret_store_client::SecretStoreClient<tonic::transport::Channel>) -> BlockError
+);
 
 #[async_trait::async_trait]
 impl SecretStore for GrpcSecretStore {

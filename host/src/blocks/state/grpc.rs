@@ -10,7 +10,6 @@
 //! - unsupported (query) → `UNIMPLEMENTED`.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use tonic::{Code, Request, Response, Status};
@@ -21,7 +20,6 @@ use super::{
     QueryItem, QueryRequest, QueryResponse, SetRequest, SortOrder, Sorting, StateError, StateItem,
     StateOptions, StateStore, TransactOperation, TransactRequest,
 };
-use crate::bridge::Connection;
 use crate::bridge::{ERROR_DOMAIN, Instances, NOT_INITIALIZED, fault_status};
 use crate::proto as pb;
 
@@ -522,29 +520,11 @@ impl TransactionalStoreMultiMaxSize for StateServices {
 
 pub use crate::bridge::connect_socket;
 
-/// A [`StateStore`] served by any pluggable component over gRPC: the client adapter.
-#[derive(Debug, Clone)]
-pub struct GrpcStateStore {
-    conn: Connection,
-}
-
-impl GrpcStateStore {
-    /// A client for Dapr instance `instance` over `channel`.
-    pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, StateError> {
-        let conn = Connection::new(channel, instance)?;
-        Ok(Self { conn })
-    }
-
-    /// Connects to the socket at `path` as Dapr instance `instance`.
-    pub async fn connect(path: &Path, instance: &str) -> Result<Self, StateError> {
-        let conn = Connection::connect(path, instance).await?;
-        Ok(Self { conn })
-    }
-
-    fn state(&self) -> pb::state_store_client::StateStoreClient<tonic::transport::Channel> {
-        pb::state_store_client::StateStoreClient::new(self.conn.channel())
-    }
-}
+crate::bridge::client_adapter!(
+    /// A [`StateStore`] served by any pluggable component over gRPC: the client adapter.
+    #[derive(Debug, Clone)]
+    GrpcStateStore(pb::state_store_client::StateStoreClient<tonic::transport::Channel>) -> StateError
+);
 
 #[async_trait::async_trait]
 impl StateStore for GrpcStateStore {
@@ -554,7 +534,7 @@ impl StateStore for GrpcStateStore {
                 properties: md_out(metadata),
             }),
         };
-        self.state()
+        self.client()
             .init(self.conn.request(msg))
             .await
             .map_err(from_status)?;
@@ -563,7 +543,7 @@ impl StateStore for GrpcStateStore {
 
     async fn features(&self) -> Result<Vec<String>, StateError> {
         Ok(self
-            .state()
+            .client()
             .features(self.conn.request(pb::FeaturesRequest {}))
             .await
             .map_err(from_status)?
@@ -573,7 +553,7 @@ impl StateStore for GrpcStateStore {
 
     async fn get(&self, request: GetRequest) -> Result<Option<StateItem>, StateError> {
         let r = self
-            .state()
+            .client()
             .get(self.conn.request(get_out(request)))
             .await
             .map_err(from_status)?
@@ -582,7 +562,7 @@ impl StateStore for GrpcStateStore {
     }
 
     async fn set(&self, request: SetRequest) -> Result<(), StateError> {
-        self.state()
+        self.client()
             .set(self.conn.request(set_out(request)))
             .await
             .map_err(from_status)?;
@@ -590,7 +570,7 @@ impl StateStore for GrpcStateStore {
     }
 
     async fn delete(&self, request: DeleteRequest) -> Result<(), StateError> {
-        self.state()
+        self.client()
             .delete(self.conn.request(delete_out(request)))
             .await
             .map_err(from_status)?;
@@ -603,7 +583,7 @@ impl StateStore for GrpcStateStore {
             options: None,
         };
         let r = self
-            .state()
+            .client()
             .bulk_get(self.conn.request(msg))
             .await
             .map_err(from_status)?
@@ -623,7 +603,7 @@ impl StateStore for GrpcStateStore {
             items: requests.into_iter().map(set_out).collect(),
             options: None,
         };
-        self.state()
+        self.client()
             .bulk_set(self.conn.request(msg))
             .await
             .map_err(from_status)?;
@@ -635,7 +615,7 @@ impl StateStore for GrpcStateStore {
             items: requests.into_iter().map(delete_out).collect(),
             options: None,
         };
-        self.state()
+        self.client()
             .bulk_delete(self.conn.request(msg))
             .await
             .map_err(from_status)?;
@@ -734,7 +714,7 @@ impl StateStore for GrpcStateStore {
     }
 
     async fn ping(&self) -> Result<(), StateError> {
-        self.state()
+        self.client()
             .ping(self.conn.request(pb::PingRequest {}))
             .await
             .map_err(from_status)?;

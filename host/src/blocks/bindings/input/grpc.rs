@@ -7,7 +7,6 @@
 //! `response_error`), which is handed to the component's `reply`.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +16,6 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{BlockError, Event, InputBinding, MAX_POLL_INTERVAL, Metadata, POLL_BATCH, Polled};
-use crate::bridge::Connection;
 use crate::bridge::{Instances, block_error, block_status};
 use crate::proto as pb;
 use pb::input_binding_server::{InputBinding as InputBindingService, InputBindingServer};
@@ -183,14 +181,6 @@ impl InputBindingService for InputBindingServices {
 
 // ---- client -----------------------------------------------------------------------------------
 
-/// An [`InputBinding`] served by any pluggable component over gRPC. The `Read` stream opens
-/// on the first poll; polls drain what has arrived, replies go back on the stream.
-#[derive(Debug)]
-pub struct GrpcInputBinding {
-    conn: Connection,
-    stream: tokio::sync::Mutex<Option<ReadSide>>,
-}
-
 #[derive(Debug)]
 struct ReadSide {
     replies: mpsc::Sender<pb::ReadRequest>,
@@ -204,29 +194,15 @@ impl Drop for ReadSide {
     }
 }
 
+crate::bridge::client_adapter!(
+    /// An [`InputBinding`] served by any pluggable component over gRPC. The `Read` stream opens
+    /// on the first poll; polls drain what has arrived, replies go back on the stream.
+    #[derive(Debug)]
+    GrpcInputBinding(pb::input_binding_client::InputBindingClient<tonic::transport::Channel>) -> BlockError,
+    stream: tokio::sync::Mutex<Option<ReadSide>> = tokio::sync::Mutex::new(None),
+);
+
 impl GrpcInputBinding {
-    /// A client for Dapr instance `instance` over `channel`.
-    pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, BlockError> {
-        let conn = Connection::new(channel, instance)?;
-        Ok(Self {
-            conn,
-            stream: tokio::sync::Mutex::new(None),
-        })
-    }
-
-    /// Connects to the socket at `path` as Dapr instance `instance`.
-    pub async fn connect(path: &Path, instance: &str) -> Result<Self, BlockError> {
-        let conn = Connection::connect(path, instance).await?;
-        Ok(Self {
-            conn,
-            stream: tokio::sync::Mutex::new(None),
-        })
-    }
-
-    fn client(&self) -> pb::input_binding_client::InputBindingClient<tonic::transport::Channel> {
-        pb::input_binding_client::InputBindingClient::new(self.conn.channel())
-    }
-
     async fn open(&self) -> Result<ReadSide, BlockError> {
         let (replies, outbound) = mpsc::channel(64);
         let mut inbound = self

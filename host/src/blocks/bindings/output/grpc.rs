@@ -14,13 +14,11 @@
 //! and `block_error`).
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use tonic::{Request, Response, Status};
 
 use super::{BlockError, InvokeRequest, InvokeResponse, Metadata, OutputBinding};
-use crate::bridge::Connection;
 use crate::bridge::{Instances, block_error, block_status};
 use crate::proto as pb;
 
@@ -213,29 +211,11 @@ impl OutputBindingService for OutputBindingServices {
 
 // ---- client -----------------------------------------------------------------------------------
 
-/// An [`OutputBinding`] served by any pluggable component over gRPC: the client adapter.
-#[derive(Debug, Clone)]
-pub struct GrpcOutputBinding {
-    conn: Connection,
-}
-
-impl GrpcOutputBinding {
-    /// A client for Dapr instance `instance` over `channel`.
-    pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, BlockError> {
-        let conn = Connection::new(channel, instance)?;
-        Ok(Self { conn })
-    }
-
-    /// Connects to the socket at `path` as Dapr instance `instance`.
-    pub async fn connect(path: &Path, instance: &str) -> Result<Self, BlockError> {
-        let conn = Connection::connect(path, instance).await?;
-        Ok(Self { conn })
-    }
-
-    fn client(&self) -> pb::output_binding_client::OutputBindingClient<tonic::transport::Channel> {
-        pb::output_binding_client::OutputBindingClient::new(self.conn.channel())
-    }
-}
+crate::bridge::client_adapter!(
+    /// An [`OutputBinding`] served by any pluggable component over gRPC: the client adapter.
+    #[derive(Debug, Clone)]
+    GrpcOutputBinding(pb::output_binding_client::OutputBindingClient<tonic::transport::Channel>) -> BlockError
+);
 
 #[async_trait::async_trait]
 impl OutputBinding for GrpcOutputBinding {
