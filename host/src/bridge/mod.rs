@@ -20,6 +20,7 @@
 
 mod client;
 mod instances;
+pub(crate) mod pump;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

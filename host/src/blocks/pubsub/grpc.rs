@@ -22,6 +22,7 @@ use super::{
     BULK_PUBSUB, BlockError, BulkEntry, BulkFailure, BulkPublishRequest, Delivery, FETCH_BATCH,
     Metadata, PubSub, PublishRequest, Subscription,
 };
+use crate::bridge::pump::{Signals, pump};
 use crate::bridge::{Instances, block_error, block_status};
 use crate::proto as pb;
 use pb::pub_sub_server::{PubSub as PubSubService, PubSubServer};
@@ -94,9 +95,8 @@ pub fn add_services(
 
 type R<T> = Result<Response<T>, Status>;
 
-/// Backoff between polls after a failed one.
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest a quiet subscription waits for a wake-up before polling again.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
 type PullStream =
     Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::PullMessagesResponse, Status>> + Send>>;
 
@@ -107,64 +107,6 @@ fn response(d: Delivery) -> pb::PullMessagesResponse {
         metadata: md_out(d.metadata),
         content_type: d.content_type.unwrap_or_default(),
         id: d.id,
-    }
-}
-
-/// Delivers from `sub` into `out` until the client goes away, the stream's acks end, or the
-/// server shuts down. Guest calls are never cancelled half-way: only waits are.
-async fn pump(
-    sub: Arc<dyn Subscription>,
-    out: mpsc::Sender<Result<pb::PullMessagesResponse, Status>>,
-    mut stop: watch::Receiver<bool>,
-    mut paused: watch::Receiver<bool>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut backoff = MIN_BACKOFF;
-    loop {
-        if *stop.borrow() || *shutdown.borrow() || out.is_closed() {
-            return;
-        }
-        if *paused.borrow() {
-            tokio::select! {
-                _ = paused.changed() => {}
-                _ = stop.changed() => {}
-                _ = shutdown.changed() => {}
-                () = out.closed() => {}
-            }
-            continue;
-        }
-        match sub.poll(FETCH_BATCH).await {
-            Ok(batch) if batch.is_empty() => {
-                tokio::select! {
-                    () = sub.wait(Duration::from_secs(1)) => {}
-                    _ = stop.changed() => {}
-                    _ = shutdown.changed() => {}
-                    _ = paused.changed() => {}
-                    () = out.closed() => {}
-                }
-            }
-            Ok(batch) => {
-                backoff = MIN_BACKOFF;
-                for d in batch {
-                    if out.send(Ok(response(d))).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            Err(e) => {
-                // A faulting guest has already been rebuilt, and daprd never reopens this
-                // stream: keep it alive, retrying with backoff, rather than end it for good.
-                tracing::warn!("stream poll failed, retrying in {backoff:?}: {e}");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => {}
-                    _ = shutdown.changed() => {}
-                    () = out.closed() => {}
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                continue;
-            }
-        }
     }
 }
 
@@ -299,7 +241,27 @@ impl PubSubService for PubSubServices {
             }
             let _ = stop_tx.send(true);
         });
-        tokio::spawn(pump(sub, out, stop_rx, paused, self.shutdown.clone()));
+        let signals = Signals {
+            stop: stop_rx,
+            shutdown: self.shutdown.clone(),
+            paused: Some(paused),
+        };
+        let waiter = sub.clone();
+        tokio::spawn(pump(
+            out,
+            signals,
+            move || {
+                let sub = sub.clone();
+                async move {
+                    let batch = sub.poll(FETCH_BATCH).await?;
+                    Ok::<_, BlockError>((batch.into_iter().map(response).collect(), IDLE_WAIT))
+                }
+            },
+            move |d| {
+                let sub = waiter.clone();
+                async move { sub.wait(d).await }
+            },
+        ));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 

@@ -16,6 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{BlockError, Event, InputBinding, MAX_POLL_INTERVAL, Metadata, POLL_BATCH, Polled};
+use crate::bridge::pump::{Signals, pump};
 use crate::bridge::{Instances, block_error, block_status};
 use crate::proto as pb;
 use pb::input_binding_server::{InputBinding as InputBindingService, InputBindingServer};
@@ -60,67 +61,17 @@ pub fn add_services(
 
 type R<T> = Result<Response<T>, Status>;
 
-/// Backoff between polls after a failed one.
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-type ReadStream =
-    Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::ReadResponse, Status>> + Send>>;
-
-/// Streams events until the client goes away, its side of the stream ends, or shutdown.
-/// Guest calls are never cancelled half-way: only the waits between polls are.
-async fn pump(
-    binding: SharedInputBinding,
-    out: mpsc::Sender<Result<pb::ReadResponse, Status>>,
-    mut stop: watch::Receiver<bool>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut backoff = MIN_BACKOFF;
-    loop {
-        if *stop.borrow() || *shutdown.borrow() || out.is_closed() {
-            return;
-        }
-        match binding.poll(POLL_BATCH).await {
-            Ok(Polled { events, next_poll }) if events.is_empty() => {
-                let nap = next_poll
-                    .unwrap_or(MAX_POLL_INTERVAL)
-                    .min(MAX_POLL_INTERVAL);
-                tokio::select! {
-                    () = tokio::time::sleep(nap) => {}
-                    _ = stop.changed() => {}
-                    _ = shutdown.changed() => {}
-                    () = out.closed() => {}
-                }
-            }
-            Ok(Polled { events, .. }) => {
-                backoff = MIN_BACKOFF;
-                for e in events {
-                    let msg = pb::ReadResponse {
-                        data: e.data,
-                        metadata: e.metadata.into_iter().collect(),
-                        content_type: e.content_type.unwrap_or_default(),
-                        message_id: e.id,
-                    };
-                    if out.send(Ok(msg)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            Err(e) => {
-                // A faulting guest has already been rebuilt, and daprd never reopens this
-                // stream: keep it alive, retrying with backoff, rather than end it for good.
-                tracing::warn!("stream poll failed, retrying in {backoff:?}: {e}");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => {}
-                    _ = shutdown.changed() => {}
-                    () = out.closed() => {}
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                continue;
-            }
-        }
+fn read_response(e: Event) -> pb::ReadResponse {
+    pb::ReadResponse {
+        data: e.data,
+        metadata: e.metadata.into_iter().collect(),
+        content_type: e.content_type.unwrap_or_default(),
+        message_id: e.id,
     }
 }
+
+type ReadStream =
+    Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::ReadResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl InputBindingService for InputBindingServices {
@@ -165,7 +116,26 @@ impl InputBindingService for InputBindingServices {
             }
             let _ = stop_tx.send(true);
         });
-        tokio::spawn(pump(binding, out, stop_rx, self.shutdown.clone()));
+        let signals = Signals {
+            stop: stop_rx,
+            shutdown: self.shutdown.clone(),
+            paused: None,
+        };
+        tokio::spawn(pump(
+            out,
+            signals,
+            move || {
+                let binding = binding.clone();
+                async move {
+                    let Polled { events, next_poll } = binding.poll(POLL_BATCH).await?;
+                    let most = next_poll
+                        .unwrap_or(MAX_POLL_INTERVAL)
+                        .min(MAX_POLL_INTERVAL);
+                    Ok::<_, BlockError>((events.into_iter().map(read_response).collect(), most))
+                }
+            },
+            tokio::time::sleep,
+        ));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
