@@ -10,6 +10,9 @@
 //!   on the quickstart config, exercises it over its socket with `wasmplug call`, and stops it.
 //! - `bench [state|bridge|polyglot ...]`: builds the guests and runs the benchmarks (all three
 //!   unless some are named; `polyglot` generates and builds its own projects).
+//! - `layers [--dot]`: checks that the files of `host/src` depend on each other without
+//!   cycles and that none is over 450 lines, then prints the file graph (Graphviz dot with
+//!   `--dot`). The rules are in [`layers`].
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+
+mod layers;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -80,8 +85,9 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Some("layers") => layers::run(&root, &args[1..]),
         _ => bail!(
-            "usage: cargo xtask <build-guests [--rust] | test | quickstart | bench [state|bridge|polyglot ...]>"
+            "usage: cargo xtask <build-guests [--rust] | test | quickstart | bench [state|bridge|polyglot ...] | layers [--dot]>"
         ),
     }
 }
