@@ -9,7 +9,17 @@ pub mod host_world {
         path: "../wit",
         world: "host",
         with: {
-            "wasmplug:dapr/keyvalue-store.bucket": crate::kv::host::BucketResource,
+            "wasmplug:dapr/keyvalue-store.bucket": crate::host_imports::resource::BucketResource,
+        },
+        // Writes may wait on I/O (an fsync, later a network round trip): async, so the
+        // backend can run them off the executor (see `host_imports::keyvalue`).
+        imports: {
+            "wasmplug:dapr/keyvalue-store.[method]bucket.set": async,
+            "wasmplug:dapr/keyvalue-store.[method]bucket.delete": async,
+            "wasmplug:dapr/keyvalue-atomics.increment": async,
+            "wasmplug:dapr/keyvalue-atomics.commit": async,
+            "wasmplug:dapr/keyvalue-batch.set-many": async,
+            "wasmplug:dapr/keyvalue-batch.delete-many": async,
         },
     });
 }

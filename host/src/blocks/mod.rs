@@ -8,7 +8,7 @@ pub mod secrets;
 pub mod state;
 
 use crate::bindings::types;
-use crate::runtime::ComponentError;
+use crate::runtime::error::ComponentError;
 
 /// Metadata pairs (component init metadata, request metadata, response metadata).
 pub type Metadata = std::collections::BTreeMap<String, String>;
@@ -57,4 +57,13 @@ pub(crate) fn md_to_wit(m: Metadata) -> Vec<(String, String)> {
 
 pub(crate) fn md_from_wit(m: Vec<(String, String)>) -> Metadata {
     m.into_iter().collect()
+}
+
+impl From<crate::grpc::client::ConnectError> for BlockError {
+    fn from(e: crate::grpc::client::ConnectError) -> Self {
+        match e {
+            crate::grpc::client::ConnectError::InvalidInstance(_) => Self::InvalidArgument(e.to_string()),
+            crate::grpc::client::ConnectError::Unreachable(_) => Self::Other(e.to_string()),
+        }
+    }
 }

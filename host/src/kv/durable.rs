@@ -4,7 +4,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{Bucket, CommitError, KvError, Versioned, Write, holds, validate_writes};
+use super::bucket::{Bucket, CommitError, KvError, Versioned, Write, holds, validate_writes};
 
 /// key -> 8-byte little-endian version followed by the value.
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
@@ -157,5 +157,10 @@ impl Bucket for DurableBucket {
             keys.push(k.value().to_owned());
         }
         Ok(keys)
+    }
+
+    fn commit_blocks(&self) -> bool {
+        // Every commit is fsynced before it returns.
+        true
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Bucket, CommitError, KvError, Versioned, Write, holds, validate_writes};
+use super::bucket::{Bucket, CommitError, KvError, Versioned, Write, holds, validate_writes};
 
 /// A bucket in process memory. One mutex per bucket: commits on different buckets never
 /// contend, and a commit is atomic because it holds this bucket's lock throughout.

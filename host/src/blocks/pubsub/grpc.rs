@@ -22,8 +22,9 @@ use super::{
     BULK_PUBSUB, BlockError, BulkEntry, BulkFailure, BulkPublishRequest, Delivery, FETCH_BATCH,
     Metadata, PubSub, PublishRequest, Subscription,
 };
-use crate::bridge::pump::{Signals, pump};
-use crate::bridge::{Instances, block_error, block_status};
+use crate::grpc::pump::{Signals, pump};
+use crate::grpc::Instances;
+use crate::grpc::status::{block_error, block_status};
 use crate::proto as pb;
 use pb::pub_sub_server::{PubSub as PubSubService, PubSubServer};
 
@@ -70,16 +71,6 @@ impl PubSubServices {
             .or_insert_with(|| watch::channel(false).0)
             .clone())
     }
-}
-
-/// Instances of the wasm component `name` of `host`.
-pub fn wasm_factory(host: Arc<crate::Host>, name: &str) -> Arc<Instances<SharedPubSub>> {
-    let component = name.to_owned();
-    Instances::new(name, move |instance| {
-        host.pubsub_instance(&component, instance)
-            .map(|s| Arc::new(s) as SharedPubSub)
-            .map_err(|e| e.to_string())
-    })
 }
 
 /// Adds the `PubSub` service to `builder`; returns its name (for reflection).
@@ -289,7 +280,7 @@ impl PubSubService for PubSubServices {
 
 // ---- client -----------------------------------------------------------------------------------
 
-crate::bridge::client_adapter!(
+crate::grpc::client::client_adapter!(
     /// A [`PubSub`] served by any pluggable component over gRPC: the client adapter.
     #[derive(Debug, Clone)]
     GrpcPubSub(pb::pub_sub_client::PubSubClient<tonic::transport::Channel>) -> BlockError

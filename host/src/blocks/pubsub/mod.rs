@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-pub use grpc::{GrpcPubSub, PubSubServices, add_services, wasm_factory};
+pub use grpc::{GrpcPubSub, PubSubServices, SharedPubSub, add_services};
 pub use memory::MemoryPubSub;
 pub use wasm::WasmPubSub;
 

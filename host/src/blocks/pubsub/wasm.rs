@@ -9,9 +9,14 @@ use super::{
 use crate::bindings::pubsub_world::exports::wasmplug::dapr::pubsub as w;
 use crate::bindings::pubsub_world::{PubsubComponent, PubsubComponentPre};
 use crate::blocks::{md_from_wit, md_to_wit};
-use crate::runtime::Guest;
+use crate::runtime::guest::{Guest, guest_call};
 
-crate::runtime::impl_world!(PubsubComponent, PubsubComponentPre, wasmplug_dapr_pubsub);
+crate::runtime::guest::impl_world!(
+    PubsubComponent,
+    PubsubComponentPre,
+    wasmplug_dapr_pubsub,
+    crate::bindings::pubsub_world::exports::wasmplug::dapr::pubsub::Guest
+);
 
 /// A pub/sub implemented by a sandboxed wasm component (one guest instance).
 #[derive(Debug, Clone)]
@@ -36,16 +41,6 @@ impl WasmPubSub {
     }
 }
 
-macro_rules! guest_call {
-    ($self:ident, $op:literal, $call:ident ( $($arg:expr),* )) => {{
-        $self
-            .inner
-            .guest
-            .call($op, move |b, store| Box::pin(async move { b.wasmplug_dapr_pubsub().$call(store, $($arg),*).await }))
-            .await?
-    }};
-}
-
 fn delivery(d: w::Delivery) -> Delivery {
     Delivery {
         id: d.id,
@@ -63,7 +58,7 @@ impl PubSub for WasmPubSub {
     }
 
     async fn features(&self) -> Result<Vec<String>, BlockError> {
-        Ok(guest_call!(self, "features", call_features()))
+        Ok(guest_call!(self.inner.guest, "features", call_features()))
     }
 
     async fn publish(&self, request: PublishRequest) -> Result<(), BlockError> {
@@ -74,7 +69,7 @@ impl PubSub for WasmPubSub {
             metadata: md_to_wit(request.metadata),
             content_type: request.content_type,
         };
-        guest_call!(self, "publish", call_publish(&req))?;
+        guest_call!(self.inner.guest, "publish", call_publish(&req))?;
         self.inner.wakeups.wake(&topic);
         Ok(())
     }
@@ -98,7 +93,7 @@ impl PubSub for WasmPubSub {
                 .collect(),
             metadata: md_to_wit(request.metadata),
         };
-        let failures = guest_call!(self, "bulk-publish", call_bulk_publish(&req))?;
+        let failures = guest_call!(self.inner.guest, "bulk-publish", call_bulk_publish(&req))?;
         self.inner.wakeups.wake(&topic);
         Ok(failures
             .into_iter()
@@ -116,7 +111,7 @@ impl PubSub for WasmPubSub {
     ) -> Result<Box<dyn Subscription>, BlockError> {
         let t = topic.to_owned();
         let md = md_to_wit(metadata);
-        guest_call!(self, "subscribe", call_subscribe(&t, &md))?;
+        guest_call!(self.inner.guest, "subscribe", call_subscribe(&t, &md))?;
         Ok(Box::new(QueueSubscription {
             queue: Arc::new(self.clone()),
             topic: topic.to_owned(),
@@ -125,7 +120,7 @@ impl PubSub for WasmPubSub {
     }
 
     async fn ping(&self) -> Result<(), BlockError> {
-        Ok(guest_call!(self, "ping", call_ping())?)
+        Ok(guest_call!(self.inner.guest, "ping", call_ping())?)
     }
 }
 
@@ -133,7 +128,7 @@ impl PubSub for WasmPubSub {
 impl Queue for WasmPubSub {
     async fn fetch(&self, topic: &str, max: u32) -> Result<Vec<Delivery>, BlockError> {
         let t = topic.to_owned();
-        let batch = guest_call!(self, "fetch", call_fetch(&t, max))?;
+        let batch = guest_call!(self.inner.guest, "fetch", call_fetch(&t, max))?;
         if batch.len() > max as usize {
             return Err(BlockError::Other(format!(
                 "component returned {} messages for a fetch of at most {max}",
@@ -146,7 +141,7 @@ impl Queue for WasmPubSub {
     async fn ack(&self, topic: &str, id: &str, error: Option<String>) -> Result<(), BlockError> {
         let (t, i) = (topic.to_owned(), id.to_owned());
         let nack = error.is_some();
-        guest_call!(self, "ack", call_ack(&t, &i, error.as_deref()))?;
+        guest_call!(self.inner.guest, "ack", call_ack(&t, &i, error.as_deref()))?;
         if nack {
             self.inner.wakeups.wake(topic);
         }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::{BlockError, Metadata, Secret, SecretStore};
-use crate::bridge::{Instances, block_error, block_status};
+use crate::grpc::Instances;
+use crate::grpc::status::{block_error, block_status};
 use crate::proto as pb;
 
 use pb::secret_store_server::{SecretStore as SecretStoreService, SecretStoreServer};
@@ -58,16 +59,6 @@ impl SecretStoreServices {
     }
 }
 
-/// Instances of the wasm component `name` of `host`.
-pub fn wasm_factory(host: Arc<crate::Host>, name: &str) -> Arc<Instances<SharedSecretStore>> {
-    let component = name.to_owned();
-    Instances::new(name, move |instance| {
-        host.secret_store_instance(&component, instance)
-            .map(|s| Arc::new(s) as SharedSecretStore)
-            .map_err(|e| e.to_string())
-    })
-}
-
 /// Adds the secret-store service to `builder`; returns its name (for reflection).
 pub fn add_services(
     builder: &mut tonic::service::RoutesBuilder,
@@ -82,7 +73,7 @@ pub fn add_services(
 pub async fn routes(instances: Arc<Instances<SharedSecretStore>>) -> tonic::service::Routes {
     let mut builder = tonic::service::RoutesBuilder::default();
     let names = add_services(&mut builder, instances);
-    crate::bridge::with_discovery(builder, &names).await
+    crate::grpc::discovery::with_discovery(builder, &names).await
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -156,7 +147,7 @@ impl SecretStoreService for SecretStoreServices {
 
 // ---- client -----------------------------------------------------------------------------------
 
-crate::bridge::client_adapter!(
+crate::grpc::client::client_adapter!(
     /// A [`SecretStore`] served by any pluggable component over gRPC: the client adapter.
     #[derive(Debug, Clone)]
     GrpcSecretStore(pb::secret_store_client::SecretStoreClient<tonic::transport::Channel>) -> BlockError

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use super::{BlockError, Metadata, Secret, SecretStore};
 use crate::bindings::secrets_world::{SecretStoreComponent, SecretStoreComponentPre};
 use crate::blocks::{md_from_wit, md_to_wit};
-use crate::runtime::Guest;
+use crate::runtime::guest::{Guest, guest_call};
 
-crate::runtime::impl_world!(
+crate::runtime::guest::impl_world!(
     SecretStoreComponent,
     SecretStoreComponentPre,
-    wasmplug_dapr_secret_store
+    wasmplug_dapr_secret_store,
+    crate::bindings::secrets_world::exports::wasmplug::dapr::secret_store::Guest
 );
 
 /// A secret store implemented by a sandboxed wasm component (one guest instance).
@@ -28,19 +29,6 @@ impl WasmSecretStore {
     }
 }
 
-/// Calls one export: `$call` is the generated `call_*` method, `$args` its arguments after
-/// the store. Component faults become [`BlockError::Component`]; the guest's own `result`
-/// is returned as is.
-macro_rules! guest_call {
-    ($self:ident, $op:literal, $call:ident ( $($arg:expr),* )) => {{
-        let r = $self
-            .guest
-            .call($op, move |b, store| Box::pin(async move { b.wasmplug_dapr_secret_store().$call(store, $($arg),*).await }))
-            .await?;
-        r
-    }};
-}
-
 #[async_trait::async_trait]
 impl SecretStore for WasmSecretStore {
     async fn init(&self, metadata: Metadata) -> Result<(), BlockError> {
@@ -51,18 +39,18 @@ impl SecretStore for WasmSecretStore {
     }
 
     async fn features(&self) -> Result<Vec<String>, BlockError> {
-        Ok(guest_call!(self, "features", call_features()))
+        Ok(guest_call!(self.guest, "features", call_features()))
     }
 
     async fn get(&self, key: &str, metadata: Metadata) -> Result<Secret, BlockError> {
         let (key, md) = (key.to_owned(), md_to_wit(metadata));
-        let pairs = guest_call!(self, "get", call_get(&key, &md)).map_err(BlockError::from)?;
+        let pairs = guest_call!(self.guest, "get", call_get(&key, &md)).map_err(BlockError::from)?;
         Ok(md_from_wit(pairs))
     }
 
     async fn bulk_get(&self, metadata: Metadata) -> Result<BTreeMap<String, Secret>, BlockError> {
         let md = md_to_wit(metadata);
-        let all = guest_call!(self, "bulk-get", call_bulk_get(&md)).map_err(BlockError::from)?;
+        let all = guest_call!(self.guest, "bulk-get", call_bulk_get(&md)).map_err(BlockError::from)?;
         let mut out = BTreeMap::new();
         for (name, pairs) in all {
             // A name twice would silently lose one of the answers: hold the guest to a map.
@@ -77,6 +65,6 @@ impl SecretStore for WasmSecretStore {
     }
 
     async fn ping(&self) -> Result<(), BlockError> {
-        guest_call!(self, "ping", call_ping()).map_err(BlockError::from)
+        guest_call!(self.guest, "ping", call_ping()).map_err(BlockError::from)
     }
 }

@@ -20,7 +20,8 @@ use super::{
     QueryItem, QueryRequest, QueryResponse, SetRequest, SortOrder, Sorting, StateError, StateItem,
     StateOptions, StateStore, TransactOperation, TransactRequest,
 };
-use crate::bridge::{ERROR_DOMAIN, Instances, NOT_INITIALIZED, fault_status};
+use crate::grpc::Instances;
+use crate::grpc::status::{ERROR_DOMAIN, NOT_INITIALIZED, fault_status};
 use crate::proto as pb;
 
 use pb::queriable_state_store_server::{QueriableStateStore, QueriableStateStoreServer};
@@ -98,7 +99,7 @@ pub fn from_status(s: Status) -> StateError {
             }
         }
         Code::FailedPrecondition if info.as_ref().is_some_and(|i| i.reason == NOT_INITIALIZED) => {
-            StateError::Component(crate::bridge::not_initialized(s.message()))
+            StateError::Component(crate::runtime::error::ComponentError::not_initialized(s.message()))
         }
         Code::Unimplemented => StateError::Unimplemented(s.message().to_owned()),
         Code::InvalidArgument => StateError::InvalidArgument(s.message().to_owned()),
@@ -271,16 +272,6 @@ impl StateServices {
     }
 }
 
-/// Instances of the wasm component `name` of `host`.
-pub fn wasm_factory(host: Arc<crate::Host>, name: &str) -> Arc<Instances<SharedStateStore>> {
-    let component = name.to_owned();
-    Instances::new(name, move |instance| {
-        host.state_store_instance(&component, instance)
-            .map(|s| Arc::new(s) as SharedStateStore)
-            .map_err(|e| e.to_string())
-    })
-}
-
 /// Adds every state-store service to `builder`; returns their names (for reflection).
 pub fn add_services(
     builder: &mut tonic::service::RoutesBuilder,
@@ -304,7 +295,7 @@ pub fn add_services(
 pub async fn routes(instances: Arc<Instances<SharedStateStore>>) -> tonic::service::Routes {
     let mut builder = tonic::service::RoutesBuilder::default();
     let names = add_services(&mut builder, instances);
-    crate::bridge::with_discovery(builder, &names).await
+    crate::grpc::discovery::with_discovery(builder, &names).await
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -518,9 +509,9 @@ impl TransactionalStoreMultiMaxSize for StateServices {
 
 // ---- client -----------------------------------------------------------------------------------
 
-pub use crate::bridge::connect_socket;
+pub use crate::grpc::client::connect_socket;
 
-crate::bridge::client_adapter!(
+crate::grpc::client::client_adapter!(
     /// A [`StateStore`] served by any pluggable component over gRPC: the client adapter.
     #[derive(Debug, Clone)]
     GrpcStateStore(pb::state_store_client::StateStoreClient<tonic::transport::Channel>) -> StateError

@@ -24,7 +24,7 @@ pub use grpc::GrpcStateStore;
 pub use memory::MemoryStateStore;
 pub use wasm::WasmStateStore;
 
-use crate::runtime::ComponentError;
+use crate::runtime::error::ComponentError;
 
 /// Metadata pairs (component init metadata, request metadata, item metadata).
 pub type Metadata = BTreeMap<String, String>;
@@ -353,4 +353,13 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     async fn multi_max_size(&self) -> Result<Option<u32>, StateError>;
     /// Liveness.
     async fn ping(&self) -> Result<(), StateError>;
+}
+
+impl From<crate::grpc::client::ConnectError> for StateError {
+    fn from(e: crate::grpc::client::ConnectError) -> Self {
+        match e {
+            crate::grpc::client::ConnectError::InvalidInstance(_) => Self::InvalidArgument(e.to_string()),
+            crate::grpc::client::ConnectError::Unreachable(_) => Self::Other(e.to_string()),
+        }
+    }
 }

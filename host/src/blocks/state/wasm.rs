@@ -8,12 +8,14 @@ use super::{
     StateOptions, StateStore, TransactOperation, TransactRequest,
 };
 use crate::bindings::{StateStoreComponent, StateStoreComponentPre, state as w, types};
-use crate::runtime::Guest;
+use crate::blocks::{md_from_wit, md_to_wit};
+use crate::runtime::guest::{Guest, guest_call};
 
-crate::runtime::impl_world!(
+crate::runtime::guest::impl_world!(
     StateStoreComponent,
     StateStoreComponentPre,
-    wasmplug_dapr_state_store
+    wasmplug_dapr_state_store,
+    crate::bindings::state_world::exports::wasmplug::dapr::state_store::Guest
 );
 
 /// A state store implemented by a sandboxed wasm component (one guest instance).
@@ -45,14 +47,6 @@ pub(crate) fn from_wit_error(e: types::Error) -> StateError {
     }
 }
 
-fn md_to(m: Metadata) -> Vec<(String, String)> {
-    m.into_iter().collect()
-}
-
-fn md_from(m: Vec<(String, String)>) -> Metadata {
-    m.into_iter().collect()
-}
-
 fn consistency(c: Consistency) -> w::Consistency {
     match c {
         Consistency::Unspecified => w::Consistency::Unspecified,
@@ -75,7 +69,7 @@ fn options(o: StateOptions) -> w::StateOptions {
 fn get_req(r: GetRequest) -> w::GetRequest {
     w::GetRequest {
         key: r.key,
-        metadata: md_to(r.metadata),
+        metadata: md_to_wit(r.metadata),
         consistency: consistency(r.consistency),
     }
 }
@@ -85,7 +79,7 @@ fn set_req(r: SetRequest) -> w::SetRequest {
         key: r.key,
         value: r.value,
         etag: r.etag,
-        metadata: md_to(r.metadata),
+        metadata: md_to_wit(r.metadata),
         options: options(r.options),
         content_type: r.content_type,
     }
@@ -95,7 +89,7 @@ fn delete_req(r: DeleteRequest) -> w::DeleteRequest {
     w::DeleteRequest {
         key: r.key,
         etag: r.etag,
-        metadata: md_to(r.metadata),
+        metadata: md_to_wit(r.metadata),
         options: options(r.options),
     }
 }
@@ -104,7 +98,7 @@ fn item(i: w::Item) -> StateItem {
     StateItem {
         data: i.data,
         etag: i.etag,
-        metadata: md_from(i.metadata),
+        metadata: md_from_wit(i.metadata),
         content_type: i.content_type,
     }
 }
@@ -134,57 +128,45 @@ fn query_req(r: QueryRequest) -> w::QueryRequest {
                 .collect(),
             pagination: w::Pagination { limit, token },
         },
-        metadata: md_to(metadata),
+        metadata: md_to_wit(metadata),
     }
-}
-
-/// Calls one export: `$call` is the generated `call_*` method, `$args` its arguments after
-/// the store; the guest's own `result` error is mapped to [`StateError`].
-macro_rules! guest_call {
-    ($self:ident, $op:literal, $call:ident ( $($arg:expr),* )) => {{
-        let r = $self
-            .guest
-            .call($op, move |b, store| Box::pin(async move { b.wasmplug_dapr_state_store().$call(store, $($arg),*).await }))
-            .await?;
-        r
-    }};
 }
 
 #[async_trait::async_trait]
 impl StateStore for WasmStateStore {
     async fn init(&self, metadata: Metadata) -> Result<(), StateError> {
         self.guest
-            .init(md_to(metadata))
+            .init(md_to_wit(metadata))
             .await?
             .map_err(from_wit_error)
     }
 
     async fn features(&self) -> Result<Vec<String>, StateError> {
-        Ok(guest_call!(self, "features", call_features()))
+        Ok(guest_call!(self.guest, "features", call_features()))
     }
 
     async fn get(&self, request: GetRequest) -> Result<Option<StateItem>, StateError> {
         let req = get_req(request);
-        guest_call!(self, "get", call_get(&req))
+        guest_call!(self.guest, "get", call_get(&req))
             .map(|o| o.map(item))
             .map_err(from_wit_error)
     }
 
     async fn set(&self, request: SetRequest) -> Result<(), StateError> {
         let req = set_req(request);
-        guest_call!(self, "set", call_set(&req)).map_err(from_wit_error)
+        guest_call!(self.guest, "set", call_set(&req)).map_err(from_wit_error)
     }
 
     async fn delete(&self, request: DeleteRequest) -> Result<(), StateError> {
         let req = delete_req(request);
-        guest_call!(self, "delete", call_delete(&req)).map_err(from_wit_error)
+        guest_call!(self.guest, "delete", call_delete(&req)).map_err(from_wit_error)
     }
 
     async fn bulk_get(&self, requests: Vec<GetRequest>) -> Result<Vec<BulkGetItem>, StateError> {
         let n = requests.len();
         let reqs: Vec<_> = requests.into_iter().map(get_req).collect();
         let keys: Vec<String> = reqs.iter().map(|r| r.key.clone()).collect();
-        let items = guest_call!(self, "bulk-get", call_bulk_get(&reqs)).map_err(from_wit_error)?;
+        let items = guest_call!(self.guest, "bulk-get", call_bulk_get(&reqs)).map_err(from_wit_error)?;
         // The contract is one answer per key, in request order: hold the guest to it.
         if items.len() != n || items.iter().zip(&keys).any(|(i, k)| i.key != *k) {
             return Err(StateError::Other(format!(
@@ -204,12 +186,12 @@ impl StateStore for WasmStateStore {
 
     async fn bulk_set(&self, requests: Vec<SetRequest>) -> Result<(), StateError> {
         let reqs: Vec<_> = requests.into_iter().map(set_req).collect();
-        guest_call!(self, "bulk-set", call_bulk_set(&reqs)).map_err(from_wit_error)
+        guest_call!(self.guest, "bulk-set", call_bulk_set(&reqs)).map_err(from_wit_error)
     }
 
     async fn bulk_delete(&self, requests: Vec<DeleteRequest>) -> Result<(), StateError> {
         let reqs: Vec<_> = requests.into_iter().map(delete_req).collect();
-        guest_call!(self, "bulk-delete", call_bulk_delete(&reqs)).map_err(from_wit_error)
+        guest_call!(self.guest, "bulk-delete", call_bulk_delete(&reqs)).map_err(from_wit_error)
     }
 
     async fn transact(&self, request: TransactRequest) -> Result<(), StateError> {
@@ -222,14 +204,14 @@ impl StateStore for WasmStateStore {
                     TransactOperation::Delete(d) => w::Operation::Delete(delete_req(d)),
                 })
                 .collect(),
-            metadata: md_to(request.metadata),
+            metadata: md_to_wit(request.metadata),
         };
-        guest_call!(self, "transact", call_transact(&req)).map_err(from_wit_error)
+        guest_call!(self.guest, "transact", call_transact(&req)).map_err(from_wit_error)
     }
 
     async fn query(&self, request: QueryRequest) -> Result<QueryResponse, StateError> {
         let req = query_req(request);
-        let r = guest_call!(self, "query", call_query(&req)).map_err(from_wit_error)?;
+        let r = guest_call!(self.guest, "query", call_query(&req)).map_err(from_wit_error)?;
         Ok(QueryResponse {
             items: r
                 .items
@@ -243,15 +225,15 @@ impl StateStore for WasmStateStore {
                 })
                 .collect(),
             token: r.token,
-            metadata: md_from(r.metadata),
+            metadata: md_from_wit(r.metadata),
         })
     }
 
     async fn multi_max_size(&self) -> Result<Option<u32>, StateError> {
-        Ok(guest_call!(self, "multi-max-size", call_multi_max_size()))
+        Ok(guest_call!(self.guest, "multi-max-size", call_multi_max_size()))
     }
 
     async fn ping(&self) -> Result<(), StateError> {
-        guest_call!(self, "ping", call_ping()).map_err(from_wit_error)
+        guest_call!(self.guest, "ping", call_ping()).map_err(from_wit_error)
     }
 }

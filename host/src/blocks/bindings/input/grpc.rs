@@ -16,8 +16,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{BlockError, Event, InputBinding, MAX_POLL_INTERVAL, Metadata, POLL_BATCH, Polled};
-use crate::bridge::pump::{Signals, pump};
-use crate::bridge::{Instances, block_error, block_status};
+use crate::grpc::pump::{Signals, pump};
+use crate::grpc::Instances;
+use crate::grpc::status::{block_error, block_status};
 use crate::proto as pb;
 use pb::input_binding_server::{InputBinding as InputBindingService, InputBindingServer};
 
@@ -33,16 +34,6 @@ fn md(m: HashMap<String, String>) -> Metadata {
 pub struct InputBindingServices {
     instances: Arc<Instances<SharedInputBinding>>,
     shutdown: watch::Receiver<bool>,
-}
-
-/// Instances of the wasm component `name` of `host`.
-pub fn wasm_factory(host: Arc<crate::Host>, name: &str) -> Arc<Instances<SharedInputBinding>> {
-    let component = name.to_owned();
-    Instances::new(name, move |instance| {
-        host.input_binding_instance(&component, instance)
-            .map(|s| Arc::new(s) as SharedInputBinding)
-            .map_err(|e| e.to_string())
-    })
 }
 
 /// Adds the `InputBinding` service to `builder`; returns its name (for reflection).
@@ -164,7 +155,7 @@ impl Drop for ReadSide {
     }
 }
 
-crate::bridge::client_adapter!(
+crate::grpc::client::client_adapter!(
     /// An [`InputBinding`] served by any pluggable component over gRPC. The `Read` stream opens
     /// on the first poll; polls drain what has arrived, replies go back on the stream.
     #[derive(Debug)]

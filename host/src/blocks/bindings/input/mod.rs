@@ -15,7 +15,7 @@ mod wasm;
 
 use std::time::Duration;
 
-pub use grpc::{GrpcInputBinding, add_services, wasm_factory};
+pub use grpc::{GrpcInputBinding, SharedInputBinding, add_services};
 pub use memory::MemoryInputBinding;
 pub use wasm::WasmInputBinding;
 

@@ -6,12 +6,13 @@ use std::time::Duration;
 use super::{BlockError, Event, InputBinding, Metadata, Polled};
 use crate::bindings::input_world::{InputBindingComponent, InputBindingComponentPre};
 use crate::blocks::{md_from_wit, md_to_wit};
-use crate::runtime::Guest;
+use crate::runtime::guest::{Guest, guest_call};
 
-crate::runtime::impl_world!(
+crate::runtime::guest::impl_world!(
     InputBindingComponent,
     InputBindingComponentPre,
-    wasmplug_dapr_input_binding
+    wasmplug_dapr_input_binding,
+    crate::bindings::input_world::exports::wasmplug::dapr::input_binding::Guest
 );
 
 /// An input binding implemented by a sandboxed wasm component (one guest instance).
@@ -28,15 +29,6 @@ impl WasmInputBinding {
     }
 }
 
-macro_rules! guest_call {
-    ($self:ident, $op:literal, $call:ident ( $($arg:expr),* )) => {{
-        $self
-            .guest
-            .call($op, move |b, store| Box::pin(async move { b.wasmplug_dapr_input_binding().$call(store, $($arg),*).await }))
-            .await?
-    }};
-}
-
 #[async_trait::async_trait]
 impl InputBinding for WasmInputBinding {
     async fn init(&self, metadata: Metadata) -> Result<(), BlockError> {
@@ -44,7 +36,7 @@ impl InputBinding for WasmInputBinding {
     }
 
     async fn poll(&self, max: u32) -> Result<Polled, BlockError> {
-        let r = guest_call!(self, "poll", call_poll(max))?;
+        let r = guest_call!(self.guest, "poll", call_poll(max))?;
         if r.events.len() > max as usize {
             return Err(BlockError::Other(format!(
                 "component returned {} events for a poll of at most {max}",
@@ -74,13 +66,13 @@ impl InputBinding for WasmInputBinding {
     ) -> Result<(), BlockError> {
         let id = id.to_owned();
         Ok(guest_call!(
-            self,
+            self.guest,
             "reply",
             call_reply(&id, &data, error.as_deref())
         )?)
     }
 
     async fn ping(&self) -> Result<(), BlockError> {
-        Ok(guest_call!(self, "ping", call_ping())?)
+        Ok(guest_call!(self.guest, "ping", call_ping())?)
     }
 }

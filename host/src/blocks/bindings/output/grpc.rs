@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex};
 use tonic::{Request, Response, Status};
 
 use super::{BlockError, InvokeRequest, InvokeResponse, Metadata, OutputBinding};
-use crate::bridge::{Instances, block_error, block_status};
+use crate::grpc::Instances;
+use crate::grpc::status::{block_error, block_status};
 use crate::proto as pb;
 
 use pb::output_binding_server::{OutputBinding as OutputBindingService, OutputBindingServer};
@@ -100,16 +101,6 @@ impl OutputBindingServices {
     }
 }
 
-/// Instances of the wasm component `name` of `host`.
-pub fn wasm_factory(host: Arc<crate::Host>, name: &str) -> Arc<Instances<SharedOutputBinding>> {
-    let component = name.to_owned();
-    Instances::new(name, move |instance| {
-        host.output_binding_instance(&component, instance)
-            .map(|s| Arc::new(s) as SharedOutputBinding)
-            .map_err(|e| e.to_string())
-    })
-}
-
 /// Adds the output-binding service to `builder`; returns its name (for reflection).
 pub fn add_services(
     builder: &mut tonic::service::RoutesBuilder,
@@ -126,7 +117,7 @@ pub fn add_services(
 pub async fn routes(instances: Arc<Instances<SharedOutputBinding>>) -> tonic::service::Routes {
     let mut builder = tonic::service::RoutesBuilder::default();
     let names = add_services(&mut builder, instances);
-    crate::bridge::with_discovery(builder, &names).await
+    crate::grpc::discovery::with_discovery(builder, &names).await
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -211,7 +202,7 @@ impl OutputBindingService for OutputBindingServices {
 
 // ---- client -----------------------------------------------------------------------------------
 
-crate::bridge::client_adapter!(
+crate::grpc::client::client_adapter!(
     /// An [`OutputBinding`] served by any pluggable component over gRPC: the client adapter.
     #[derive(Debug, Clone)]
     GrpcOutputBinding(pb::output_binding_client::OutputBindingClient<tonic::transport::Channel>) -> BlockError

@@ -7,12 +7,13 @@ use super::{BlockError, InvokeRequest, InvokeResponse, Metadata, OutputBinding};
 use crate::bindings::output_world::exports::wasmplug::dapr::output_binding as w;
 use crate::bindings::output_world::{OutputBindingComponent, OutputBindingComponentPre};
 use crate::blocks::{md_from_wit, md_to_wit};
-use crate::runtime::Guest;
+use crate::runtime::guest::{Guest, guest_call};
 
-crate::runtime::impl_world!(
+crate::runtime::guest::impl_world!(
     OutputBindingComponent,
     OutputBindingComponentPre,
-    wasmplug_dapr_output_binding
+    wasmplug_dapr_output_binding,
+    crate::bindings::output_world::exports::wasmplug::dapr::output_binding::Guest
 );
 
 /// An output binding implemented by a sandboxed wasm component (one guest instance).
@@ -32,19 +33,6 @@ impl WasmOutputBinding {
     }
 }
 
-/// Calls one export: `$call` is the generated `call_*` method, `$args` its arguments after
-/// the store. Component faults become [`BlockError::Component`]; the guest's own `result`
-/// is returned as is.
-macro_rules! guest_call {
-    ($self:ident, $op:literal, $call:ident ( $($arg:expr),* )) => {{
-        let r = $self
-            .guest
-            .call($op, move |b, store| Box::pin(async move { b.wasmplug_dapr_output_binding().$call(store, $($arg),*).await }))
-            .await?;
-        r
-    }};
-}
-
 #[async_trait::async_trait]
 impl OutputBinding for WasmOutputBinding {
     async fn init(&self, metadata: Metadata) -> Result<(), BlockError> {
@@ -55,7 +43,7 @@ impl OutputBinding for WasmOutputBinding {
     }
 
     async fn list_operations(&self) -> Result<Vec<String>, BlockError> {
-        Ok(guest_call!(self, "list-operations", call_list_operations()))
+        Ok(guest_call!(self.guest, "list-operations", call_list_operations()))
     }
 
     async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, BlockError> {
@@ -64,7 +52,7 @@ impl OutputBinding for WasmOutputBinding {
             data: request.data,
             metadata: md_to_wit(request.metadata),
         };
-        let r = guest_call!(self, "invoke", call_invoke(&req)).map_err(BlockError::from)?;
+        let r = guest_call!(self.guest, "invoke", call_invoke(&req)).map_err(BlockError::from)?;
         Ok(InvokeResponse {
             data: r.data,
             metadata: md_from_wit(r.metadata),
@@ -73,6 +61,6 @@ impl OutputBinding for WasmOutputBinding {
     }
 
     async fn ping(&self) -> Result<(), BlockError> {
-        guest_call!(self, "ping", call_ping()).map_err(BlockError::from)
+        guest_call!(self.guest, "ping", call_ping()).map_err(BlockError::from)
     }
 }

@@ -1,23 +1,8 @@
-//! Host side of the small imports: `config` (the component's metadata) and `logging`.
+//! `wasmplug:dapr/logging`: guest log records into `tracing` under target
+//! `wasmplug::guest`, with the component's name.
 
-use crate::bindings::{config, logging, types};
-use crate::runtime::InstanceState;
-
-impl types::Host for InstanceState {}
-
-impl config::Host for InstanceState {
-    fn get(&mut self, key: String) -> Result<Option<String>, config::Error> {
-        Ok(self
-            .config
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone()))
-    }
-
-    fn get_all(&mut self) -> Result<Vec<(String, String)>, config::Error> {
-        Ok(self.config.clone())
-    }
-}
+use crate::bindings::logging;
+use crate::runtime::sandbox::InstanceState;
 
 /// Longest log message accepted from a guest; longer ones are truncated.
 const MAX_MESSAGE: usize = 16 * 1024;
@@ -26,11 +11,11 @@ fn clip(s: &str) -> &str {
     if s.len() <= MAX_MESSAGE {
         return s;
     }
-    let mut end = MAX_MESSAGE;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    let end = (0..=MAX_MESSAGE)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
+    s.get(..end).unwrap_or_default()
 }
 
 impl logging::Host for InstanceState {
@@ -54,5 +39,20 @@ impl logging::Host for InstanceState {
                 tracing::error!(target: "wasmplug::guest", component, context, "{message}")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_MESSAGE, clip};
+
+    #[test]
+    fn long_messages_are_clipped_on_a_char_boundary() {
+        assert_eq!(clip("short"), "short");
+        let exact = "a".repeat(MAX_MESSAGE);
+        assert_eq!(clip(&exact).len(), MAX_MESSAGE);
+        // A 3-byte char straddling the limit is dropped whole.
+        let straddle = format!("{}€", "a".repeat(MAX_MESSAGE - 1));
+        assert_eq!(clip(&straddle), "a".repeat(MAX_MESSAGE - 1));
     }
 }

@@ -6,16 +6,17 @@ use std::sync::{Arc, Mutex};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::{ERROR_DOMAIN, NOT_INITIALIZED};
+use super::status::{ERROR_DOMAIN, NOT_INITIALIZED};
+use crate::runtime::error::{InstanceError, chain};
 
 /// The gRPC metadata header daprd sets to the YAML `metadata.name` of the component.
 pub const INSTANCE_HEADER: &str = "x-component-instance";
 /// Instance name used when a caller sends no header.
-pub const DEFAULT_INSTANCE: &str = crate::DEFAULT_INSTANCE;
+pub const DEFAULT_INSTANCE: &str = crate::embed::DEFAULT_INSTANCE;
 /// Most instances one socket keeps, so a client cannot exhaust memory by inventing names.
 pub const MAX_INSTANCES: usize = 256;
 
-type Factory<S> = dyn Fn(&str) -> Result<S, String> + Send + Sync;
+type Factory<S> = dyn Fn(&str) -> Result<S, InstanceError> + Send + Sync;
 
 /// The initialised instances of one component, by Dapr instance name.
 ///
@@ -41,7 +42,7 @@ impl<S: Clone> Instances<S> {
     /// Instances of `component`, each built by `factory(instance_name)`.
     pub fn new(
         component: &str,
-        factory: impl Fn(&str) -> Result<S, String> + Send + Sync + 'static,
+        factory: impl Fn(&str) -> Result<S, InstanceError> + Send + Sync + 'static,
     ) -> Arc<Self> {
         Arc::new(Self {
             component: component.to_owned(),
@@ -97,7 +98,7 @@ impl<S: Clone> Instances<S> {
             }
         }
         let s = (self.factory)(&name)
-            .map_err(|e| Status::internal(format!("component {:?}: {e}", self.component)))?;
+            .map_err(|e| Status::internal(format!("component {:?}: {}", self.component, chain(&e))))?;
         Ok((name, s))
     }
 

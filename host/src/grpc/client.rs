@@ -73,24 +73,6 @@ impl Connection {
     }
 }
 
-impl From<ConnectError> for crate::blocks::BlockError {
-    fn from(e: ConnectError) -> Self {
-        match e {
-            ConnectError::InvalidInstance(_) => Self::InvalidArgument(e.to_string()),
-            ConnectError::Unreachable(_) => Self::Other(e.to_string()),
-        }
-    }
-}
-
-impl From<ConnectError> for crate::blocks::state::StateError {
-    fn from(e: ConnectError) -> Self {
-        match e {
-            ConnectError::InvalidInstance(_) => Self::InvalidArgument(e.to_string()),
-            ConnectError::Unreachable(_) => Self::Other(e.to_string()),
-        }
-    }
-}
-
 /// Declares a block's gRPC client adapter: the struct over a [`Connection`] (plus any extra
 /// fields, with their initial values), `new` and `connect`, and `client()`, the generated
 /// tonic client on the connection's channel. Errors convert from [`ConnectError`].
@@ -102,22 +84,22 @@ macro_rules! client_adapter {
     ) => {
         $(#[$attr])*
         pub struct $name {
-            conn: $crate::bridge::Connection,
+            conn: $crate::grpc::client::Connection,
             $($field: $fty,)*
         }
 
         impl $name {
             /// A client for Dapr instance `instance` over `channel`.
             pub fn new(channel: tonic::transport::Channel, instance: &str) -> Result<Self, $err> {
-                Ok(Self::over($crate::bridge::Connection::new(channel, instance)?))
+                Ok(Self::over($crate::grpc::client::Connection::new(channel, instance)?))
             }
 
             /// Connects to the socket at `path` as Dapr instance `instance`.
             pub async fn connect(path: &std::path::Path, instance: &str) -> Result<Self, $err> {
-                Ok(Self::over($crate::bridge::Connection::connect(path, instance).await?))
+                Ok(Self::over($crate::grpc::client::Connection::connect(path, instance).await?))
             }
 
-            fn over(conn: $crate::bridge::Connection) -> Self {
+            fn over(conn: $crate::grpc::client::Connection) -> Self {
                 Self { conn, $($field: $init,)* }
             }
 

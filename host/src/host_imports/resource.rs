@@ -1,0 +1,12 @@
+//! The host-side representation of resources the guest holds, named by the generated
+//! bindings (`with`), so this file depends on nothing generated.
+
+use std::sync::Arc;
+
+use crate::kv::bucket::Bucket;
+
+/// A bucket handle held by a guest (`wasmplug:dapr/keyvalue-store.bucket`).
+#[derive(Debug)]
+pub struct BucketResource {
+    pub(crate) bucket: Arc<dyn Bucket>,
+}

@@ -1,0 +1,216 @@
+//! One instance's sandbox: its store data ([`InstanceState`]), the WASI context built from
+//! its grants (nothing inherited from the host), its memory limiter and its call deadline.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::stdio::TracingStdio;
+use crate::config::{ComponentConfig, Grants};
+use crate::kv::bucket::Bucket;
+
+/// Per-instance host state: the guest's WASI context, its granted buckets and limits. The
+/// host imports (`crate::host_imports`) are implemented on it.
+pub struct InstanceState {
+    wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) buckets: HashMap<String, Arc<dyn Bucket>>,
+    pub(crate) config: Vec<(String, String)>,
+    pub(crate) component: Arc<str>,
+    deadline: Instant,
+    pub(crate) deadline_hit: bool,
+}
+
+impl std::fmt::Debug for InstanceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceState")
+            .field("component", &self.component)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A new store for one instance of `config`'s component, with its limits armed: memory
+/// through the limiter, time through the epoch deadline callback.
+pub(crate) fn new_store(
+    engine: &Engine,
+    config: &ComponentConfig,
+    buckets: &HashMap<String, Arc<dyn Bucket>>,
+) -> wasmtime::Result<Store<InstanceState>> {
+    let component: Arc<str> = config.name.as_str().into();
+    let state = InstanceState {
+        wasi: wasi_ctx(&config.grants, component.clone())?,
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter::new(config.limits.memory_bytes),
+        buckets: buckets.clone(),
+        config: config.metadata.clone(),
+        component,
+        deadline: Instant::now(),
+        deadline_hit: false,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.epoch_deadline_callback(|mut ctx| {
+        let s = ctx.data_mut();
+        if Instant::now() >= s.deadline {
+            s.deadline_hit = true;
+            return Err(wasmtime::Error::msg("call deadline exceeded"));
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
+    Ok(store)
+}
+
+/// Starts the clock of one call: it is interrupted once `timeout` has passed.
+pub(crate) fn arm(store: &mut Store<InstanceState>, timeout: Duration) {
+    let data = store.data_mut();
+    data.deadline = Instant::now() + timeout;
+    data.deadline_hit = false;
+    store.set_epoch_deadline(1);
+}
+
+/// Enforces the memory limit and remembers that it did, so the fault is reported as such;
+/// tracks how much linear memory the instance holds (all its memories together).
+#[derive(Debug)]
+pub(crate) struct MemoryLimiter {
+    pub(crate) max_bytes: usize,
+    pub(crate) hit: bool,
+    pub(crate) used: usize,
+}
+
+impl MemoryLimiter {
+    fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            hit: false,
+            used: 0,
+        }
+    }
+}
+
+/// Most table elements an instance may have.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.hit = true;
+            return Err(wasmtime::Error::msg(format!(
+                "memory grow to {desired} bytes exceeds the limit of {} bytes",
+                self.max_bytes
+            )));
+        }
+        self.used = self.used.saturating_add(desired.saturating_sub(current));
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// Builds the WASI context from the grants: nothing is inherited from the host.
+fn wasi_ctx(grants: &Grants, component: Arc<str>) -> wasmtime::Result<WasiCtx> {
+    let mut b = WasiCtx::builder();
+    b.stderr(TracingStdio::new(component.clone()));
+    b.stdout(TracingStdio::new(component));
+    for (k, v) in &grants.env {
+        b.env(k, v);
+    }
+    for d in &grants.dirs {
+        let perms = if d.read_only {
+            wasmtime_wasi::FsPerms::ReadOnly
+        } else {
+            wasmtime_wasi::FsPerms::ReadWrite
+        };
+        b.preopened_dir(&d.host_path, &d.guest_path, perms)?;
+    }
+    b.allow_udp(false);
+    b.allow_ip_name_lookup(false);
+    if grants.tcp.is_empty() {
+        b.allow_tcp(false);
+    } else {
+        let allowed: Arc<Vec<std::net::SocketAddr>> = Arc::new(
+            grants
+                .tcp
+                .iter()
+                .flat_map(|t| t.addrs.iter().copied())
+                .collect(),
+        );
+        b.allow_tcp(true);
+        b.socket_addr_check(move |addr, use_| {
+            let ok = tcp_allowed(&allowed, addr, use_);
+            Box::pin(async move { ok })
+        });
+    }
+    Ok(b.build())
+}
+
+/// The socket rule: connect only to a granted peer; bind only implicitly (wildcard address,
+/// port 0, which `connect` does first); listen, accept and UDP never.
+fn tcp_allowed(
+    allowed: &[std::net::SocketAddr],
+    addr: std::net::SocketAddr,
+    use_: wasmtime_wasi::sockets::SocketAddrUse,
+) -> bool {
+    use wasmtime_wasi::sockets::SocketAddrUse;
+    match use_ {
+        SocketAddrUse::TcpConnect => allowed.contains(&addr),
+        SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime_wasi::sockets::SocketAddrUse;
+
+    #[test]
+    fn only_granted_peers_and_the_implicit_bind_pass() {
+        let peer: std::net::SocketAddr = "127.0.0.1:6379".parse().unwrap();
+        let other: std::net::SocketAddr = "127.0.0.1:6380".parse().unwrap();
+        let any: std::net::SocketAddr = "0.0.0.0:0".parse().unwrap();
+        let any_port: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let allowed = [peer];
+        assert!(tcp_allowed(&allowed, peer, SocketAddrUse::TcpConnect));
+        assert!(!tcp_allowed(&allowed, other, SocketAddrUse::TcpConnect));
+        assert!(tcp_allowed(&allowed, any, SocketAddrUse::TcpBind));
+        assert!(!tcp_allowed(&allowed, any_port, SocketAddrUse::TcpBind));
+        assert!(!tcp_allowed(&allowed, peer, SocketAddrUse::UdpConnect));
+    }
+
+    #[test]
+    fn the_limiter_refuses_growth_past_its_limit_and_remembers() {
+        let mut l = MemoryLimiter::new(1 << 20);
+        assert!(l.memory_growing(0, 1 << 19, None).unwrap());
+        assert_eq!(l.used, 1 << 19);
+        assert!(l.memory_growing(1 << 19, (1 << 20) + 1, None).is_err());
+        assert!(l.hit);
+        assert!(l.table_growing(0, MAX_TABLE_ELEMENTS, None).unwrap());
+        assert!(!l.table_growing(0, MAX_TABLE_ELEMENTS + 1, None).unwrap());
+    }
+}
