@@ -54,6 +54,7 @@ pub mod blocks;
 pub mod bridge;
 pub mod config;
 mod imports;
+pub mod kind;
 pub mod kv;
 pub mod proto;
 pub mod runtime;
