@@ -109,3 +109,30 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_names_are_the_config_type_names() {
+        for &kind in BlockKind::ALL {
+            let parsed: BlockKind = serde_norway::from_str(kind.as_str()).unwrap();
+            assert_eq!(parsed, kind);
+            assert_eq!(kind.to_string(), kind.as_str());
+            assert_eq!(kind.dapr_prefix(), kind.as_str());
+        }
+    }
+
+    #[test]
+    fn every_block_has_a_service_and_every_service_its_own_export() {
+        for &kind in BlockKind::ALL {
+            assert!(Service::ALL.iter().any(|s| s.block() == kind), "{kind}");
+        }
+        let mut exports: Vec<_> = Service::ALL.iter().map(|s| s.wit_export()).collect();
+        exports.sort_unstable();
+        exports.dedup();
+        assert_eq!(exports.len(), Service::ALL.len());
+        assert!(exports.iter().all(|e| e.starts_with("wasmplug:dapr/")));
+    }
+}
