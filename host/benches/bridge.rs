@@ -15,7 +15,7 @@
 //!
 //! Three servers, each on its own UNIX socket in a temp dir:
 //! - **wasm**: the bridge over the state-store guest with a `memory` bucket: exactly the
-//!   routes `wasmplug serve` builds (`grpc::routes(grpc::wasm_factory(..))` served by
+//!   routes `wasmplug serve` builds (`grpc::routes(bridge::state_factory(..))` served by
 //!   `bridge::serve_routes` on a socket from `bridge::bind`);
 //! - **native**: the same routes over the native in-memory reference store, so the difference
 //!   to **wasm** is the guest;
@@ -40,7 +40,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use wasmplug::blocks::state::grpc::{SharedStateStore, routes, wasm_factory};
+use wasmplug::blocks::state::grpc::{SharedStateStore, routes};
+use wasmplug::bridge::state_factory;
 use wasmplug::blocks::state::{GetRequest, GrpcStateStore, Metadata, SetRequest, StateStore};
 
 const VALUE_LEN: usize = 100;
@@ -369,7 +370,7 @@ fn main() {
         let (wasm_sock, native_sock, echo_sock) =
             (socket("wasm"), socket("native"), socket("echo"));
 
-        let wasm_routes = routes(wasm_factory(host.clone(), "wasm")).await;
+        let wasm_routes = routes(state_factory(host.clone(), "wasm")).await;
         let native_routes = routes(wasmplug::bridge::Instances::new("native", |_| {
             Ok(Arc::new(wasmplug::MemoryStateStore::new()) as SharedStateStore)
         }))

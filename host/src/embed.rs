@@ -11,7 +11,8 @@ use crate::blocks::bindings::output::{OutputBinding, WasmOutputBinding};
 use crate::blocks::pubsub::{PubSub, WasmPubSub};
 use crate::blocks::secrets::{SecretStore, WasmSecretStore};
 use crate::blocks::state::{StateStore, WasmStateStore};
-use crate::config::{BlockKind, Config, ConfigError};
+use crate::config::{Config, ConfigError};
+use crate::kind::BlockKind;
 use crate::kv::manager::KvManager;
 use crate::runtime::component::LoadedComponent;
 use crate::runtime::engine::Runtime;
@@ -34,7 +35,7 @@ pub enum Error {
     #[error(transparent)]
     Instance(#[from] InstanceError),
     /// Initialising a component failed (the guest refused its metadata, or faulted).
-    #[error("component {component:?}: init failed")]
+    #[error("component {component:?}: init failed: {source}")]
     Init {
         /// Component name.
         component: String,

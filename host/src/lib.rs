@@ -56,6 +56,7 @@ pub mod config;
 pub mod embed;
 pub mod grpc;
 pub mod host_imports;
+pub mod kind;
 pub mod kv;
 pub mod proto;
 pub mod runtime;

@@ -7,7 +7,7 @@ use tokio::sync::watch;
 use tonic::service::Routes;
 
 use crate::blocks;
-use crate::config::Service;
+use crate::kind::Service;
 use crate::embed::Host;
 use crate::grpc::Instances;
 use crate::runtime::component::LoadedComponent;

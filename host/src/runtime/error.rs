@@ -10,7 +10,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::config::BlockKind;
+use crate::kind::BlockKind;
 use crate::kv::KvError;
 
 /// An error from a library this crate does not wrap further (wasmtime's own errors).

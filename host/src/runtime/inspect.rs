@@ -4,7 +4,8 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, types::ComponentItem};
 
 use super::error::{NotAComponent, Unsupported};
-use crate::config::{BlockKind, Grants, Service};
+use crate::config::Grants;
+use crate::kind::{BlockKind, Service};
 
 /// Who provides an import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -200,7 +200,7 @@ mod tests {
         assert!(!tcp_allowed(&allowed, other, SocketAddrUse::TcpConnect));
         assert!(tcp_allowed(&allowed, any, SocketAddrUse::TcpBind));
         assert!(!tcp_allowed(&allowed, any_port, SocketAddrUse::TcpBind));
-        assert!(!tcp_allowed(&allowed, peer, SocketAddrUse::UdpConnect));
+        assert!(!tcp_allowed(&allowed, peer, SocketAddrUse::UdpBind));
     }
 
     #[test]
