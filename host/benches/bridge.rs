@@ -41,8 +41,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use wasmplug::blocks::state::grpc::{SharedStateStore, routes};
-use wasmplug::bridge::state_factory;
 use wasmplug::blocks::state::{GetRequest, GrpcStateStore, Metadata, SetRequest, StateStore};
+use wasmplug::bridge::state_factory;
 
 const VALUE_LEN: usize = 100;
 const KEYS: usize = 100;

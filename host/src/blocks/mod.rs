@@ -62,7 +62,9 @@ pub(crate) fn md_from_wit(m: Vec<(String, String)>) -> Metadata {
 impl From<crate::grpc::client::ConnectError> for BlockError {
     fn from(e: crate::grpc::client::ConnectError) -> Self {
         match e {
-            crate::grpc::client::ConnectError::InvalidInstance(_) => Self::InvalidArgument(e.to_string()),
+            crate::grpc::client::ConnectError::InvalidInstance(_) => {
+                Self::InvalidArgument(e.to_string())
+            }
             crate::grpc::client::ConnectError::Unreachable(_) => Self::Other(e.to_string()),
         }
     }

@@ -7,9 +7,9 @@ use tokio::sync::watch;
 use tonic::service::Routes;
 
 use crate::blocks;
-use crate::kind::Service;
 use crate::embed::Host;
 use crate::grpc::Instances;
+use crate::kind::Service;
 use crate::runtime::component::LoadedComponent;
 use crate::runtime::error::InstanceError;
 
@@ -25,7 +25,10 @@ pub fn wasm_factory<S: Clone + Send + Sync + 'static>(
 }
 
 /// State-store instances of `name`.
-pub fn state_factory(host: Arc<Host>, name: &str) -> Arc<Instances<blocks::state::grpc::SharedStateStore>> {
+pub fn state_factory(
+    host: Arc<Host>,
+    name: &str,
+) -> Arc<Instances<blocks::state::grpc::SharedStateStore>> {
     wasm_factory(host, name, |h, c, i| {
         Ok(Arc::new(h.state_store_instance(c, i)?) as blocks::state::grpc::SharedStateStore)
     })
@@ -41,14 +44,21 @@ pub(super) async fn component_routes(
 ) -> Routes {
     let mut builder = tonic::service::RoutesBuilder::default();
     let mut names = Vec::new();
-    let services = c.info.services.iter().filter(|s| s.block() == c.config.block);
+    let services = c
+        .info
+        .services
+        .iter()
+        .filter(|s| s.block() == c.config.block);
     for service in services {
         let (host, name) = (host.clone(), c.name());
         names.extend(match service {
-            Service::State => blocks::state::grpc::add_services(&mut builder, state_factory(host, name)),
+            Service::State => {
+                blocks::state::grpc::add_services(&mut builder, state_factory(host, name))
+            }
             Service::SecretStore => {
                 let instances = wasm_factory(host, name, |h, c, i| {
-                    Ok(Arc::new(h.secret_store_instance(c, i)?) as blocks::secrets::grpc::SharedSecretStore)
+                    Ok(Arc::new(h.secret_store_instance(c, i)?)
+                        as blocks::secrets::grpc::SharedSecretStore)
                 });
                 blocks::secrets::grpc::add_services(&mut builder, instances)
             }

@@ -27,14 +27,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use factories::{state_factory, wasm_factory};
+use socket::SocketFiles;
 pub use socket::{
     BridgeError, DEFAULT_SOCKETS_FOLDER, bind, prepare_socket_path, serve_routes, sockets_folder,
 };
-use socket::SocketFiles;
 
 // The shared gRPC plumbing, re-exported where users of the bridge have always found it.
-pub use crate::grpc::{ConnectError, Connection, INSTANCE_HEADER, Instances, MAX_INSTANCES, connect_socket};
 pub use crate::grpc::status::{ERROR_DOMAIN, NOT_INITIALIZED};
+pub use crate::grpc::{
+    ConnectError, Connection, INSTANCE_HEADER, Instances, MAX_INSTANCES, connect_socket,
+};
 
 use crate::embed::Host;
 
@@ -116,4 +118,3 @@ pub async fn serve(
     tracing::info!("wasmplug stopped; sockets removed");
     failure.map_or(Ok(()), Err)
 }
-

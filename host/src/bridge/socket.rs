@@ -9,7 +9,6 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::service::Routes;
 
-
 /// Where daprd looks for sockets when no env var says otherwise.
 pub const DEFAULT_SOCKETS_FOLDER: &str = "/tmp/dapr-components-sockets";
 
@@ -131,4 +130,3 @@ pub async fn serve_routes(
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await
 }
-

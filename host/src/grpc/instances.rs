@@ -97,8 +97,9 @@ impl<S: Clone> Instances<S> {
                 )));
             }
         }
-        let s = (self.factory)(&name)
-            .map_err(|e| Status::internal(format!("component {:?}: {}", self.component, chain(&e))))?;
+        let s = (self.factory)(&name).map_err(|e| {
+            Status::internal(format!("component {:?}: {}", self.component, chain(&e)))
+        })?;
         Ok((name, s))
     }
 

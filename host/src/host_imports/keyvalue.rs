@@ -14,8 +14,7 @@ use crate::bindings::{
     keyvalue_atomics as atomics, keyvalue_batch as batch, keyvalue_store as store,
 };
 use crate::kv::bucket::{
-    Bucket, CommitError, KvError, LIST_PAGE, MAX_COMMIT_WRITES, Precondition, Write,
-    validate_key,
+    Bucket, CommitError, KvError, LIST_PAGE, MAX_COMMIT_WRITES, Precondition, Write, validate_key,
 };
 use crate::runtime::sandbox::InstanceState;
 
@@ -302,10 +301,7 @@ mod tests {
 
     #[test]
     fn a_counter_starts_at_zero_and_pins_what_it_read() {
-        assert_eq!(
-            next_count("n", None, 5).unwrap(),
-            (5, Precondition::Absent)
-        );
+        assert_eq!(next_count("n", None, 5).unwrap(), (5, Precondition::Absent));
         let current = Versioned {
             value: 7i64.to_le_bytes().to_vec(),
             version: 42,
@@ -365,7 +361,9 @@ mod tests {
                 precondition: p,
                 value: Some(b"v".to_vec()),
             };
-            let v = commit(&bucket, vec![w(Precondition::Absent)]).await.unwrap();
+            let v = commit(&bucket, vec![w(Precondition::Absent)])
+                .await
+                .unwrap();
             assert!(matches!(
                 commit(&bucket, vec![w(Precondition::Absent)]).await,
                 Err(CommitError::Conflict(0))

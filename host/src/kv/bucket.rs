@@ -122,7 +122,6 @@ pub fn holds(pre: Precondition, current: Option<u64>) -> bool {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

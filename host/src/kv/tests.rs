@@ -26,7 +26,10 @@ fn contract(b: &dyn Bucket) {
     let a1 = v[0];
     assert!(a1 > 0);
     let v = b
-        .commit(&[put("a", Precondition::Version(a1), b"2"), del("a", Precondition::Any)])
+        .commit(&[
+            put("a", Precondition::Version(a1), b"2"),
+            del("a", Precondition::Any),
+        ])
         .unwrap();
     assert!(v[0] > a1);
     assert_eq!(v[1], 0);

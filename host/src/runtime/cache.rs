@@ -42,7 +42,10 @@ impl Runtime {
             return Ok((c.clone(), CacheOutcome::Memory));
         }
         let cache_file = cache_dir.map(|d| d.join(self.cache_file_name(&digest)));
-        let (component, outcome) = match cache_file.as_deref().and_then(|f| self.load_cached(name, f)) {
+        let (component, outcome) = match cache_file
+            .as_deref()
+            .and_then(|f| self.load_cached(name, f))
+        {
             Some(c) => (c, CacheOutcome::Disk),
             None => {
                 let c = Component::from_binary(self.engine(), bytes)

@@ -46,8 +46,8 @@ impl LoadedComponent {
         config: ComponentConfig,
         cache_dir: Option<&Path>,
     ) -> Result<Self, LoadError> {
-        let bytes = std::fs::read(&config.wasm)
-            .map_err(|e| load_error(&config, LoadProblem::Read(e)))?;
+        let bytes =
+            std::fs::read(&config.wasm).map_err(|e| load_error(&config, LoadProblem::Read(e)))?;
         let (component, cache) = runtime.compile(&config.name, &config.wasm, &bytes, cache_dir)?;
         let info = ComponentInfo::of(runtime.engine(), &component);
         info.validate(config.block, &config.grants)

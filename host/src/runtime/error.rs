@@ -270,7 +270,10 @@ mod tests {
             bucket: "b".into(),
             source: KvError::Backend("disk full".into()),
         };
-        assert_eq!(e.to_string(), "component \"c\": cannot open key-value bucket \"b\"");
+        assert_eq!(
+            e.to_string(),
+            "component \"c\": cannot open key-value bucket \"b\""
+        );
         assert!(chain(&e).ends_with("key-value backend error: disk full"));
     }
 }

@@ -208,7 +208,8 @@ impl<W: World> Guest<W> {
         let data = store.data();
         if data.deadline_hit {
             let limit = self.component.config.limits.call_timeout;
-            let message = format!("the call ran longer than its {limit:?} limit and was interrupted");
+            let message =
+                format!("the call ran longer than its {limit:?} limit and was interrupted");
             self.fault(operation, FaultKind::Deadline, message)
         } else if data.limiter.hit {
             let mib = data.limiter.max_bytes >> 20;
@@ -281,7 +282,10 @@ impl<W: World> Guest<W> {
     pub(crate) async fn call<R: Send>(
         &self,
         operation: &'static str,
-        f: impl for<'a> FnOnce(&'a W, &'a mut Store<InstanceState>) -> BoxFuture<'a, wasmtime::Result<R>>
+        f: impl for<'a> FnOnce(
+            &'a W,
+            &'a mut Store<InstanceState>,
+        ) -> BoxFuture<'a, wasmtime::Result<R>>
         + Send,
     ) -> Result<R, ComponentError> {
         let mut slot = self.slot.lock().await;
@@ -359,7 +363,12 @@ mod tests {
         let merged = merge_metadata(&defaults, pairs(&[("ttl", "20"), ("new", "x")]));
         assert_eq!(
             merged,
-            pairs(&[("bucket", "state"), ("keep", "1"), ("ttl", "20"), ("new", "x")])
+            pairs(&[
+                ("bucket", "state"),
+                ("keep", "1"),
+                ("ttl", "20"),
+                ("new", "x")
+            ])
         );
         assert_eq!(merge_metadata(&defaults, Vec::new()), defaults);
     }

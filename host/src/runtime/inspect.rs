@@ -148,22 +148,40 @@ mod tests {
             Err(NotAComponent::UnsupportedVersion)
         );
         assert_eq!(check_is_component(b"\0asm"), Err(NotAComponent::NotWasm));
-        assert_eq!(check_is_component(b"hello, world"), Err(NotAComponent::NotWasm));
+        assert_eq!(
+            check_is_component(b"hello, world"),
+            Err(NotAComponent::NotWasm)
+        );
         assert_eq!(check_is_component(b""), Err(NotAComponent::NotWasm));
     }
 
     #[test]
     fn imports_are_classified_by_interface() {
-        assert_eq!(Provider::of("wasi:cli/environment@0.2.6", true), Provider::Wasi);
+        assert_eq!(
+            Provider::of("wasi:cli/environment@0.2.6", true),
+            Provider::Wasi
+        );
         // A bare function named like WASI is not a WASI interface.
-        assert_eq!(Provider::of("wasi:cli/environment@0.2.6", false), Provider::Unknown);
+        assert_eq!(
+            Provider::of("wasi:cli/environment@0.2.6", false),
+            Provider::Unknown
+        );
         assert_eq!(
             Provider::of("wasmplug:dapr/keyvalue-atomics@0.1.0", true),
             Provider::KeyValue
         );
-        assert_eq!(Provider::of("wasmplug:dapr/config@0.1.0", true), Provider::Config);
-        assert_eq!(Provider::of("wasmplug:dapr/logging@0.1.0", true), Provider::Logging);
-        assert_eq!(Provider::of("wasmplug:dapr/types@0.1.0", true), Provider::Types);
+        assert_eq!(
+            Provider::of("wasmplug:dapr/config@0.1.0", true),
+            Provider::Config
+        );
+        assert_eq!(
+            Provider::of("wasmplug:dapr/logging@0.1.0", true),
+            Provider::Logging
+        );
+        assert_eq!(
+            Provider::of("wasmplug:dapr/types@0.1.0", true),
+            Provider::Types
+        );
         assert_eq!(Provider::of("acme:db/query@1.0.0", true), Provider::Unknown);
     }
 
@@ -205,6 +223,9 @@ mod tests {
                 implements: vec![BlockKind::State]
             })
         );
-        assert_eq!(info(&[state], &[]).validate(BlockKind::State, &none), Ok(()));
+        assert_eq!(
+            info(&[state], &[]).validate(BlockKind::State, &none),
+            Ok(())
+        );
     }
 }

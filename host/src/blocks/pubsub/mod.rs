@@ -20,6 +20,7 @@
 //! unacked, makes it deliverable again (at-least-once); a new subscription to the topic
 //! redelivers whatever an earlier one left unacked.
 
+mod client;
 mod grpc;
 mod memory;
 mod wasm;
@@ -30,7 +31,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-pub use grpc::{GrpcPubSub, PubSubServices, SharedPubSub, add_services};
+pub use client::GrpcPubSub;
+pub use grpc::{PubSubServices, SharedPubSub, add_services};
 pub use memory::MemoryPubSub;
 pub use wasm::WasmPubSub;
 

@@ -44,13 +44,15 @@ impl SecretStore for WasmSecretStore {
 
     async fn get(&self, key: &str, metadata: Metadata) -> Result<Secret, BlockError> {
         let (key, md) = (key.to_owned(), md_to_wit(metadata));
-        let pairs = guest_call!(self.guest, "get", call_get(&key, &md)).map_err(BlockError::from)?;
+        let pairs =
+            guest_call!(self.guest, "get", call_get(&key, &md)).map_err(BlockError::from)?;
         Ok(md_from_wit(pairs))
     }
 
     async fn bulk_get(&self, metadata: Metadata) -> Result<BTreeMap<String, Secret>, BlockError> {
         let md = md_to_wit(metadata);
-        let all = guest_call!(self.guest, "bulk-get", call_bulk_get(&md)).map_err(BlockError::from)?;
+        let all =
+            guest_call!(self.guest, "bulk-get", call_bulk_get(&md)).map_err(BlockError::from)?;
         let mut out = BTreeMap::new();
         for (name, pairs) in all {
             // A name twice would silently lose one of the answers: hold the guest to a map.

@@ -358,7 +358,9 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 impl From<crate::grpc::client::ConnectError> for StateError {
     fn from(e: crate::grpc::client::ConnectError) -> Self {
         match e {
-            crate::grpc::client::ConnectError::InvalidInstance(_) => Self::InvalidArgument(e.to_string()),
+            crate::grpc::client::ConnectError::InvalidInstance(_) => {
+                Self::InvalidArgument(e.to_string())
+            }
             crate::grpc::client::ConnectError::Unreachable(_) => Self::Other(e.to_string()),
         }
     }

@@ -166,7 +166,8 @@ impl StateStore for WasmStateStore {
         let n = requests.len();
         let reqs: Vec<_> = requests.into_iter().map(get_req).collect();
         let keys: Vec<String> = reqs.iter().map(|r| r.key.clone()).collect();
-        let items = guest_call!(self.guest, "bulk-get", call_bulk_get(&reqs)).map_err(from_wit_error)?;
+        let items =
+            guest_call!(self.guest, "bulk-get", call_bulk_get(&reqs)).map_err(from_wit_error)?;
         // The contract is one answer per key, in request order: hold the guest to it.
         if items.len() != n || items.iter().zip(&keys).any(|(i, k)| i.key != *k) {
             return Err(StateError::Other(format!(
@@ -230,7 +231,11 @@ impl StateStore for WasmStateStore {
     }
 
     async fn multi_max_size(&self) -> Result<Option<u32>, StateError> {
-        Ok(guest_call!(self.guest, "multi-max-size", call_multi_max_size()))
+        Ok(guest_call!(
+            self.guest,
+            "multi-max-size",
+            call_multi_max_size()
+        ))
     }
 
     async fn ping(&self) -> Result<(), StateError> {

@@ -16,8 +16,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{BlockError, Event, InputBinding, MAX_POLL_INTERVAL, Metadata, POLL_BATCH, Polled};
-use crate::grpc::pump::{Signals, pump};
 use crate::grpc::Instances;
+use crate::grpc::pump::{Signals, pump};
 use crate::grpc::status::{block_error, block_status};
 use crate::proto as pb;
 use pb::input_binding_server::{InputBinding as InputBindingService, InputBindingServer};

@@ -43,7 +43,11 @@ impl OutputBinding for WasmOutputBinding {
     }
 
     async fn list_operations(&self) -> Result<Vec<String>, BlockError> {
-        Ok(guest_call!(self.guest, "list-operations", call_list_operations()))
+        Ok(guest_call!(
+            self.guest,
+            "list-operations",
+            call_list_operations()
+        ))
     }
 
     async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, BlockError> {

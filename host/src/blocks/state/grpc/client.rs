@@ -1,14 +1,13 @@
 //! The client adapter: [`GrpcStateStore`], a [`StateStore`] over any pluggable-component
 //! socket, ours or anyone's.
 
+use super::super::{
+    BulkGetItem, DeleteRequest, GetRequest, Metadata, QueryItem, QueryRequest, QueryResponse,
+    SetRequest, SortOrder, StateError, StateItem, StateStore, TransactOperation, TransactRequest,
+};
 use super::convert::*;
 use super::status::from_status;
-use super::super::{
-    BulkGetItem, DeleteRequest, GetRequest, Metadata,
-    QueryItem, QueryRequest, QueryResponse, SetRequest, SortOrder, StateError, StateItem, StateStore, TransactOperation, TransactRequest,
-};
 use crate::proto as pb;
-
 
 crate::grpc::client::client_adapter!(
     /// A [`StateStore`] served by any pluggable component over gRPC: the client adapter.
@@ -211,4 +210,3 @@ impl StateStore for GrpcStateStore {
         Ok(())
     }
 }
-

@@ -150,4 +150,3 @@ pub(super) fn item_from(
         content_type: non_empty(content_type),
     })
 }
-

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use super::super::{
+    BulkGetItem, Metadata, Pagination, Query, QueryRequest, SortOrder, Sorting, TransactOperation,
+    TransactRequest,
+};
+use super::SharedStateStore;
 use super::convert::*;
 use super::status::to_status;
-use super::SharedStateStore;
-use super::super::{
-    BulkGetItem, Metadata, Pagination, Query, QueryRequest, SortOrder, Sorting, TransactOperation, TransactRequest,
-};
 use crate::grpc::Instances;
 use crate::proto as pb;
 
@@ -275,4 +276,3 @@ impl TransactionalStoreMultiMaxSize for StateServices {
         }))
     }
 }
-

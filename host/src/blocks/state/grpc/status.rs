@@ -70,7 +70,9 @@ pub fn from_status(s: Status) -> StateError {
             }
         }
         Code::FailedPrecondition if info.as_ref().is_some_and(|i| i.reason == NOT_INITIALIZED) => {
-            StateError::Component(crate::runtime::error::ComponentError::not_initialized(s.message()))
+            StateError::Component(crate::runtime::error::ComponentError::not_initialized(
+                s.message(),
+            ))
         }
         Code::Unimplemented => StateError::Unimplemented(s.message().to_owned()),
         Code::InvalidArgument => StateError::InvalidArgument(s.message().to_owned()),
@@ -78,4 +80,3 @@ pub fn from_status(s: Status) -> StateError {
         code => StateError::Other(format!("{code:?}: {}", s.message())),
     }
 }
-
