@@ -1,6 +1,14 @@
 //! The embedded quickstart: load a config, get a typed state store, use it.
 //!
 //! Run with `cargo xtask quickstart` (builds the guests first).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "tests, benchmarks, examples and build tooling fail loudly by design"
+)]
 
 use std::time::Instant;
 

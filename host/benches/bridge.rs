@@ -32,7 +32,14 @@
 //! Servers and clients share one process and one tokio runtime with 2 worker threads, so the
 //! numbers include both sides' CPU time on the same cores.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "tests, benchmarks, examples and build tooling fail loudly by design"
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

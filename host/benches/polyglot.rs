@@ -18,7 +18,14 @@
 //! Under `cargo test --all-targets` (no `--bench`) only the Rust project is built and
 //! measured, briefly: a smoke pass.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "tests, benchmarks, examples and build tooling fail loudly by design"
+)]
 
 mod support;
 

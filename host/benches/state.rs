@@ -4,7 +4,14 @@
 //! Prints a table of per-operation latency (median and p99 over batches) for get and set of
 //! a 100-byte value, in-process, and the wasm/native ratio.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "tests, benchmarks, examples and build tooling fail loudly by design"
+)]
 
 mod support;
 

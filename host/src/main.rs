@@ -325,6 +325,10 @@ async fn wait_for_socket(path: &std::path::Path, seconds: f64) -> anyhow::Result
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
+    #[allow(
+        clippy::expect_used,
+        reason = "without a SIGTERM handler the sidecar cannot drain; refuse to start"
+    )]
     let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

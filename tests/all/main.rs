@@ -2,7 +2,14 @@
 //!
 //! Guests are built by `cargo xtask build-guests` (which `cargo xtask test` runs first).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "tests, benchmarks, examples and build tooling fail loudly by design"
+)]
 
 mod bad_input;
 mod bridge;

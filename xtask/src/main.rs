@@ -13,6 +13,14 @@
 //! - `layers [--dot]`: checks that the files of `host/src` depend on each other without
 //!   cycles and that none is over 450 lines, then prints the file graph (Graphviz dot with
 //!   `--dot`). The rules are in [`layers`].
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "tests, benchmarks, examples and build tooling fail loudly by design"
+)]
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};

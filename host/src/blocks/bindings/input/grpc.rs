@@ -216,10 +216,10 @@ impl InputBinding for GrpcInputBinding {
 
     async fn poll(&self, max: u32) -> Result<Polled, BlockError> {
         let mut guard = self.stream.lock().await;
-        if guard.is_none() {
-            *guard = Some(self.open().await?);
-        }
-        let side = guard.as_mut().expect("just opened");
+        let side = match guard.take() {
+            Some(side) => guard.insert(side),
+            None => guard.insert(self.open().await?),
+        };
         let mut events = Vec::new();
         while events.len() < max as usize {
             match side.events.try_recv() {

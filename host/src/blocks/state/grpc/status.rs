@@ -58,11 +58,10 @@ pub fn from_status(s: Status) -> StateError {
         }
         Code::InvalidArgument if etag_detail() => StateError::EtagInvalid(s.message().to_owned()),
         Code::Internal
-            if info
+            if let Some(i) = info
                 .as_ref()
-                .is_some_and(|i| i.metadata.contains_key("expected")) =>
+                .filter(|i| i.metadata.contains_key("expected")) =>
         {
-            let i = info.expect("checked");
             let n = |k: &str| i.metadata.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
             StateError::BulkDeleteRowMismatch {
                 expected: n("expected"),
