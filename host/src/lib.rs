@@ -57,7 +57,6 @@ mod imports;
 pub mod kv;
 pub mod proto;
 pub mod runtime;
-pub mod scaffold;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -8,12 +8,18 @@ use std::path::{Path, PathBuf};
 
 /// The WIT package, embedded so generated projects are self-contained.
 const WIT: &[(&str, &str)] = &[
-    ("types.wit", include_str!("../../../wit/types.wit")),
-    ("host.wit", include_str!("../../../wit/host.wit")),
-    ("state.wit", include_str!("../../../wit/state.wit")),
-    ("pubsub.wit", include_str!("../../../wit/pubsub.wit")),
-    ("bindings.wit", include_str!("../../../wit/bindings.wit")),
-    ("secrets.wit", include_str!("../../../wit/secrets.wit")),
+    ("types.wit", include_str!("../../../../../wit/types.wit")),
+    ("host.wit", include_str!("../../../../../wit/host.wit")),
+    ("state.wit", include_str!("../../../../../wit/state.wit")),
+    ("pubsub.wit", include_str!("../../../../../wit/pubsub.wit")),
+    (
+        "bindings.wit",
+        include_str!("../../../../../wit/bindings.wit"),
+    ),
+    (
+        "secrets.wit",
+        include_str!("../../../../../wit/secrets.wit"),
+    ),
 ];
 
 mod c;
@@ -35,14 +41,6 @@ pub enum Language {
 }
 
 impl Language {
-    /// Every language, in the order `wasmplug new --help` lists them.
-    pub const ALL: [Language; 4] = [
-        Language::Rust,
-        Language::Python,
-        Language::JavaScript,
-        Language::C,
-    ];
-
     /// The name on the command line.
     pub fn cli_name(self) -> &'static str {
         match self {

@@ -50,7 +50,7 @@ const TOOLCHAIN_PACKAGE: File = File::text(
 );
 const TOOLCHAIN_LOCK: File = File::text(
     "toolchain/package-lock.json",
-    include_str!("../../../guests/js/package-lock.json"),
+    include_str!("../../../../../guests/js/package-lock.json"),
 );
 const TOOLCHAIN_INDEX: File = File::text(
     "toolchain/index.mjs",
@@ -62,7 +62,7 @@ mod tests {
     /// The toolchain manifest pins what the lock file (guests/js's) was made from.
     #[test]
     fn toolchain_pins_match_the_guests_lock() {
-        let guests = include_str!("../../../guests/js/package.json");
+        let guests = include_str!("../../../../../guests/js/package.json");
         let ours = include_str!("javascript/toolchain/package.json.tmpl");
         let pins = |text: &str| -> Vec<String> {
             text.lines()
