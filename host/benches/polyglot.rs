@@ -35,9 +35,53 @@ use std::time::{Duration, Instant};
 
 use support::measure::{Stats, budget, measure};
 use wasmplug::blocks::bindings::output::{InvokeRequest, OutputBinding};
-use wasmplug::scaffold::Language;
 
 const PAYLOAD: usize = 100;
+
+/// A language `wasmplug new` has templates for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Language {
+    Rust,
+    Python,
+    JavaScript,
+    C,
+}
+
+impl Language {
+    /// Every language, in the order of the table.
+    const ALL: [Language; 4] = [
+        Language::Rust,
+        Language::Python,
+        Language::JavaScript,
+        Language::C,
+    ];
+
+    /// The name `wasmplug new` takes.
+    fn cli_name(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::Python => "python",
+            Language::JavaScript => "js",
+            Language::C => "c",
+        }
+    }
+
+    /// The name in the table.
+    fn display_name(self) -> &'static str {
+        match self {
+            Language::Rust => "Rust",
+            Language::Python => "Python",
+            Language::JavaScript => "JavaScript",
+            Language::C => "C",
+        }
+    }
+}
+
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
 
 struct Row {
     lang: Language,
@@ -64,8 +108,18 @@ fn build(root: &Path, lang: Language) -> (PathBuf, Duration) {
     if dir.exists() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
-    wasmplug::scaffold::generate(lang, "bindings", &name, &dir)
-        .unwrap_or_else(|e| panic!("wasmplug new {} bindings: {e}", lang.cli_name()));
+    // The binary under bench, built by cargo for this bench target.
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmplug"))
+        .args(["new", lang.cli_name(), "bindings", &name, "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "wasmplug new {} bindings: {}",
+        lang.cli_name(),
+        String::from_utf8_lossy(&out.stderr).trim_end()
+    );
     let build = |what: &str| {
         let started = Instant::now();
         let out = Command::new(dir.join("build.sh"))

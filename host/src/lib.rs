@@ -60,7 +60,6 @@ pub mod kind;
 pub mod kv;
 pub mod proto;
 pub mod runtime;
-pub mod scaffold;
 
 pub use blocks::bindings::output::{MemoryOutputBinding, OutputBinding, WasmOutputBinding};
 pub use blocks::secrets::{MemorySecretStore, SecretStore, WasmSecretStore};

@@ -324,7 +324,6 @@ fn listing_and_dot_show_every_file() {
 }
 
 #[test]
-#[ignore = "enabled once the host/src restructure lands"]
 fn host_src_is_layered() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/src");
     let a = analyze(&src, "wasmplug").unwrap();

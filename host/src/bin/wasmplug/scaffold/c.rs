@@ -7,7 +7,7 @@
 //! guests/c/build.sh also uses, and `--locked` keeps it on the repository's Cargo.lock.
 //! The blocks share every file but `world.wit` and the C source.
 
-use super::File;
+use super::file::File;
 
 /// A state store over the granted host bucket `state`: etags are the bucket's entry
 /// versions, writes go through one atomic `keyvalue-atomics.commit`.
@@ -40,15 +40,15 @@ const BUILD_SH: File = File::script("build.sh", include_str!("c/build.sh.tmpl"))
 const GITIGNORE: File = File::text(".gitignore", include_str!("c/gitignore.tmpl"));
 const TOOLS_CARGO_TOML: File = File::text(
     "tools/Cargo.toml",
-    include_str!("../../../guests/c/tools/Cargo.toml"),
+    include_str!("../../../../../guests/c/tools/Cargo.toml"),
 );
 const TOOLS_CARGO_LOCK: File = File::text(
     "tools/Cargo.lock",
-    include_str!("../../../guests/c/tools/Cargo.lock"),
+    include_str!("../../../../../guests/c/tools/Cargo.lock"),
 );
 const TOOLS_MAIN_RS: File = File::text(
     "tools/src/main.rs",
-    include_str!("../../../guests/c/tools/src/main.rs"),
+    include_str!("../../../../../guests/c/tools/src/main.rs"),
 );
 const TOOLS_RUST_TOOLCHAIN: File = File::text(
     "tools/rust-toolchain.toml",
@@ -70,7 +70,7 @@ mod tests {
     fn tools_use_the_repository_rust() {
         assert_eq!(
             channel(include_str!("c/rust-toolchain.toml.tmpl")),
-            channel(include_str!("../../../rust-toolchain.toml"))
+            channel(include_str!("../../../../../rust-toolchain.toml"))
         );
     }
 }

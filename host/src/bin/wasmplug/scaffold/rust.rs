@@ -1,6 +1,6 @@
 //! Rust templates: a cdylib built with cargo for `wasm32-wasip2`, bindings by wit-bindgen.
 
-use super::File;
+use super::file::File;
 
 /// A state store over the granted host bucket `state`. Same project files as `BINDINGS`; only
 /// the code differs.

@@ -3,7 +3,7 @@
 //! `wit/world.wit` that imports only the host interfaces the block uses. The blocks share
 //! every file but those two.
 
-use super::File;
+use super::file::File;
 
 /// A state store over a granted host bucket: etags are the bucket's entry versions, writes
 /// go through one atomic `keyvalue-atomics.commit`.

@@ -6,17 +6,26 @@
 
 use std::path::{Path, PathBuf};
 
+use file::File;
+
 /// The WIT package, embedded so generated projects are self-contained.
 const WIT: &[(&str, &str)] = &[
-    ("types.wit", include_str!("../../../wit/types.wit")),
-    ("host.wit", include_str!("../../../wit/host.wit")),
-    ("state.wit", include_str!("../../../wit/state.wit")),
-    ("pubsub.wit", include_str!("../../../wit/pubsub.wit")),
-    ("bindings.wit", include_str!("../../../wit/bindings.wit")),
-    ("secrets.wit", include_str!("../../../wit/secrets.wit")),
+    ("types.wit", include_str!("../../../../../wit/types.wit")),
+    ("host.wit", include_str!("../../../../../wit/host.wit")),
+    ("state.wit", include_str!("../../../../../wit/state.wit")),
+    ("pubsub.wit", include_str!("../../../../../wit/pubsub.wit")),
+    (
+        "bindings.wit",
+        include_str!("../../../../../wit/bindings.wit"),
+    ),
+    (
+        "secrets.wit",
+        include_str!("../../../../../wit/secrets.wit"),
+    ),
 ];
 
 mod c;
+mod file;
 mod javascript;
 mod python;
 mod rust;
@@ -35,14 +44,6 @@ pub enum Language {
 }
 
 impl Language {
-    /// Every language, in the order `wasmplug new --help` lists them.
-    pub const ALL: [Language; 4] = [
-        Language::Rust,
-        Language::Python,
-        Language::JavaScript,
-        Language::C,
-    ];
-
     /// The name on the command line.
     pub fn cli_name(self) -> &'static str {
         match self {
@@ -99,34 +100,6 @@ pub enum ScaffoldError {
         /// Why.
         source: std::io::Error,
     },
-}
-
-/// One file of a template: where it goes, its text (with `{{name}}` / `{{lib}}` placeholders)
-/// and whether it is a script.
-struct File {
-    path: &'static str,
-    template: &'static str,
-    executable: bool,
-}
-
-impl File {
-    /// A file written as is (after placeholders).
-    const fn text(path: &'static str, template: &'static str) -> Self {
-        File {
-            path,
-            template,
-            executable: false,
-        }
-    }
-
-    /// A script: written with mode 0755.
-    const fn script(path: &'static str, template: &'static str) -> Self {
-        File {
-            path,
-            template,
-            executable: true,
-        }
-    }
 }
 
 fn templates(lang: Language, block: &str) -> Result<&'static [File], ScaffoldError> {

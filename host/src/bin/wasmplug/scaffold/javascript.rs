@@ -1,7 +1,7 @@
 //! JavaScript templates: an ES module turned into a component by componentize-js
 //! (StarlingMonkey), installed pinned into the shared toolchains folder by `build.sh`.
 
-use super::File;
+use super::file::File;
 
 /// A state store over a granted host bucket: etags are the bucket's entry versions, writes
 /// go through one atomic `keyvalue-atomics.commit`.
@@ -50,7 +50,7 @@ const TOOLCHAIN_PACKAGE: File = File::text(
 );
 const TOOLCHAIN_LOCK: File = File::text(
     "toolchain/package-lock.json",
-    include_str!("../../../guests/js/package-lock.json"),
+    include_str!("../../../../../guests/js/package-lock.json"),
 );
 const TOOLCHAIN_INDEX: File = File::text(
     "toolchain/index.mjs",
@@ -62,7 +62,7 @@ mod tests {
     /// The toolchain manifest pins what the lock file (guests/js's) was made from.
     #[test]
     fn toolchain_pins_match_the_guests_lock() {
-        let guests = include_str!("../../../guests/js/package.json");
+        let guests = include_str!("../../../../../guests/js/package.json");
         let ours = include_str!("javascript/toolchain/package.json.tmpl");
         let pins = |text: &str| -> Vec<String> {
             text.lines()
