@@ -32,22 +32,30 @@ use std::hash::{BuildHasher, RandomState};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use exports::wasmplug::dapr::{input_binding, output_binding};
-use wasmplug::dapr::keyvalue_atomics::{self, CommitError, Entry, Write};
-use wasmplug::dapr::keyvalue_store::{self, Bucket, Error as KvError};
-use wasmplug::dapr::logging::{self, Level};
+use wasmplug_guest::kv::{self, BUCKET_METADATA, Bucket};
+use wasmplug_guest::logging::{self, Level};
+use wasmplug_guest::metadata;
 
 use crate::receiver::Receiver;
 
 wit_bindgen::generate!({
     path: "../../../wit",
     world: "bindings-component",
+    // The host imports come from the support crate, so its helpers and these exports
+    // share one set of types.
+    with: {
+        "wasmplug:dapr/types@0.1.0": wasmplug_guest::types,
+        "wasmplug:dapr/keyvalue-store@0.1.0": wasmplug_guest::keyvalue_store,
+        "wasmplug:dapr/keyvalue-atomics@0.1.0": wasmplug_guest::keyvalue_atomics,
+        "wasmplug:dapr/keyvalue-batch@0.1.0": wasmplug_guest::keyvalue_batch,
+        "wasmplug:dapr/config@0.1.0": wasmplug_guest::config,
+        "wasmplug:dapr/logging@0.1.0": wasmplug_guest::logging,
+    },
 });
 
 /// The error type of every binding function.
-pub(crate) use wasmplug::dapr::types::Error;
+pub(crate) use wasmplug_guest::Error;
 
-/// Component metadata key naming the host bucket.
-const BUCKET_METADATA: &str = "bucket";
 /// Bucket opened when the metadata does not name one.
 const DEFAULT_BUCKET: &str = "loopback";
 /// The logging context.
@@ -87,34 +95,9 @@ fn with_input<T>(f: impl FnOnce(&mut Input) -> Result<T, Error>) -> Result<T, Er
     })
 }
 
-impl queue::Backend for Bucket {
-    fn get_versioned(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        keyvalue_atomics::get_versioned(self, key)
-    }
-
-    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
-        keyvalue_atomics::commit(self, writes)
-    }
-}
-
-/// Open the bucket the metadata names.
+/// Open the bucket the metadata names (the last `bucket` pair wins).
 fn open_bucket(metadata: &[(String, String)]) -> Result<Bucket, Error> {
-    let name = metadata
-        .iter()
-        .rev()
-        .find(|(k, _)| k == BUCKET_METADATA)
-        .map_or(DEFAULT_BUCKET, |(_, v)| v.as_str());
-    if name.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "metadata {BUCKET_METADATA} must not be empty"
-        )));
-    }
-    keyvalue_store::open(name).map_err(|err| {
-        Error::Other(format!(
-            "cannot open host bucket {name:?}: {}",
-            queue::describe_kv_error(&err)
-        ))
-    })
+    kv::open_bucket(metadata::value(metadata, BUCKET_METADATA).unwrap_or(DEFAULT_BUCKET))
 }
 
 /// A random 64-bit nonce. std's `RandomState` keys come from the platform's random source

@@ -18,25 +18,20 @@
 //! messages and advances `head` under a precondition on the `head` it read. Concurrent
 //! writers therefore never take the same sequence number or hand out a message twice.
 
-use crate::Error;
-use crate::wasmplug::dapr::keyvalue_atomics::{CommitError, Entry, Precondition, Write};
-use crate::wasmplug::dapr::keyvalue_store::Error as KvError;
+use wasmplug_guest::counter;
+use wasmplug_guest::keyvalue_atomics::{CommitError, Precondition, Write};
+use wasmplug_guest::kv::{self, Backend};
+use wasmplug_guest::retry::{Attempt, retry_conflicts};
 
-/// The host operations the queue needs; implemented by the host bucket (see `lib.rs`) and
-/// by an in-memory fake in the tests.
-pub trait Backend {
-    /// The value and version stored under `key`, if any.
-    fn get_versioned(&self, key: &str) -> Result<Option<Entry>, KvError>;
-    /// Apply `writes` atomically; see `keyvalue-atomics.commit`.
-    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError>;
-}
+use crate::Error;
+
+/// How often a commit that lost a race is tried before giving up.
+pub use wasmplug_guest::retry::MAX_COMMIT_ATTEMPTS;
 
 /// The key of the tail counter.
 pub const TAIL_KEY: &str = "tail";
 /// The key of the head counter.
 pub const HEAD_KEY: &str = "head";
-/// How often a commit that lost a race is retried before giving up.
-pub const MAX_COMMIT_ATTEMPTS: usize = 16;
 /// Largest stored message (the host's value limit).
 pub const MAX_RECORD_LEN: usize = 16 * 1024 * 1024;
 /// One [`take`] returns at most this many bytes of records, unless a single one is larger.
@@ -45,91 +40,20 @@ pub const MAX_TAKE_BYTES: usize = 8 * 1024 * 1024;
 /// back never makes a single call expensive (the next call continues past them).
 pub const MAX_SCAN_READS: usize = 1024;
 
+/// How a corrupt head or tail counter is named in errors.
+const COUNTER: &str = "queue counter";
+
+/// Messages taken from the queue: `(sequence, encoded record)`, oldest first.
+pub type Taken = Vec<(u64, Vec<u8>)>;
+
 /// The key of message `seq`; zero-padded so keys sort in sequence order.
 pub fn message_key(seq: u64) -> String {
     format!("m/{seq:020}")
 }
 
-fn encode_counter(value: u64) -> Vec<u8> {
-    value.to_le_bytes().to_vec()
-}
-
-/// A readable cause for a host key-value error.
-pub fn describe_kv_error(err: &KvError) -> String {
-    match err {
-        KvError::NoSuchStore => {
-            "no such store (is the bucket granted to this component?)".to_owned()
-        }
-        KvError::AccessDenied => "access denied".to_owned(),
-        KvError::Other(msg) => msg.clone(),
-    }
-}
-
-fn read(backend: &impl Backend, key: &str) -> Result<Option<Entry>, Error> {
-    backend.get_versioned(key).map_err(|err| {
-        Error::Other(format!(
-            "host bucket read of key {key:?} failed: {}",
-            describe_kv_error(&err)
-        ))
-    })
-}
-
-fn store_error(what: &str, err: &KvError) -> Error {
-    Error::Other(format!(
-        "host bucket commit ({what}) failed: {}",
-        describe_kv_error(err)
-    ))
-}
-
-/// A counter as read from the bucket.
-#[derive(Debug, Clone, Copy)]
-struct Counter {
-    value: u64,
-    /// `None` if the key is missing (the value is then 0).
-    version: Option<u64>,
-}
-
-impl Counter {
-    /// The precondition that the counter is still what was read.
-    fn unchanged(self) -> Precondition {
-        match self.version {
-            Some(version) => Precondition::Version(version),
-            None => Precondition::Absent,
-        }
-    }
-
-    /// A write setting the counter at `key` to `value` if it is still what was read.
-    fn set(self, key: &str, value: u64) -> Write {
-        Write {
-            key: key.to_owned(),
-            precondition: self.unchanged(),
-            value: Some(encode_counter(value)),
-        }
-    }
-}
-
-fn read_counter(backend: &impl Backend, key: &str) -> Result<Counter, Error> {
-    let Some(entry) = read(backend, key)? else {
-        return Ok(Counter {
-            value: 0,
-            version: None,
-        });
-    };
-    let bytes = <[u8; 8]>::try_from(entry.value.as_slice()).map_err(|_| {
-        Error::Other(format!(
-            "queue counter {key:?} is corrupt: {} bytes, expected 8",
-            entry.value.len()
-        ))
-    })?;
-    Ok(Counter {
-        value: u64::from_le_bytes(bytes),
-        version: Some(entry.version),
-    })
-}
-
 /// Append one encoded record and return its sequence number (from 1).
 pub fn append(backend: &impl Backend, record: Vec<u8>) -> Result<u64, Error> {
-    // writes[0] advances the tail, so a lost race is `conflict(0)`; both are filled in below.
+    // The tail write comes first, so a lost race is `conflict(0)`; both are filled in below.
     let mut writes = [
         Write {
             key: TAIL_KEY.to_owned(),
@@ -142,100 +66,116 @@ pub fn append(backend: &impl Backend, record: Vec<u8>) -> Result<u64, Error> {
             value: Some(record),
         },
     ];
-    for _ in 0..MAX_COMMIT_ATTEMPTS {
-        let tail = read_counter(backend, TAIL_KEY)?;
-        let seq = tail
-            .value
-            .checked_add(1)
-            .ok_or_else(|| Error::Other("the queue's sequence numbers are exhausted".to_owned()))?;
-        writes[0].precondition = tail.unchanged();
-        writes[0].value = Some(encode_counter(seq));
-        writes[1].key = message_key(seq);
-        match backend.commit(&writes) {
-            Ok(_) => return Ok(seq),
-            Err(CommitError::Conflict(0)) => continue,
-            Err(CommitError::Conflict(_)) => {
-                return Err(Error::Other(format!(
-                    "queue storage is inconsistent: message key {:?} past the tail already \
-                     exists; nothing was sent",
-                    writes[1].key
-                )));
+    retry_conflicts(
+        || {
+            let tail = counter::read(backend, TAIL_KEY, COUNTER)?;
+            let seq = tail.value.checked_add(1).ok_or_else(|| {
+                Error::Other("the queue's sequence numbers are exhausted".to_owned())
+            })?;
+            let [tail_write, message_write] = &mut writes;
+            *tail_write = tail.set(TAIL_KEY, seq);
+            message_write.key = message_key(seq);
+            match backend.commit(&writes) {
+                Ok(_) => Ok(Attempt::Done(seq)),
+                Err(CommitError::Conflict(0)) => Ok(Attempt::Conflict),
+                Err(CommitError::Conflict(_)) => {
+                    let [_, message_write] = &writes;
+                    Err(Error::Other(format!(
+                        "queue storage is inconsistent: message key {:?} past the tail \
+                         already exists; nothing was sent",
+                        message_write.key
+                    )))
+                }
+                Err(CommitError::Store(err)) => Err(kv::commit_error("send", &err)),
             }
-            Err(CommitError::Store(err)) => return Err(store_error("send", &err)),
-        }
-    }
-    Err(Error::Other(format!(
-        "send gave up after {MAX_COMMIT_ATTEMPTS} attempts lost a race with concurrent \
-         senders; nothing was sent"
-    )))
+        },
+        || {
+            Err(Error::Other(format!(
+                "send gave up after {MAX_COMMIT_ATTEMPTS} attempts lost a race with concurrent \
+                 senders; nothing was sent"
+            )))
+        },
+    )
 }
 
 /// Remove up to `max` messages from the front of the queue, oldest first, and return them
 /// with their sequence numbers. They are gone from the bucket when this returns Ok, so
 /// whatever happens to them next, no one takes them again (at-most-once).
-pub fn take(backend: &impl Backend, max: usize) -> Result<Vec<(u64, Vec<u8>)>, Error> {
+pub fn take(backend: &impl Backend, max: usize) -> Result<Taken, Error> {
     if max == 0 {
         return Ok(Vec::new());
     }
-    for _ in 0..MAX_COMMIT_ATTEMPTS {
-        let head = read_counter(backend, HEAD_KEY)?;
-        let tail = read_counter(backend, TAIL_KEY)?.value;
-        if head.value > tail {
-            return Err(Error::Other(format!(
-                "queue counters are corrupt: head {} is past tail {tail}",
-                head.value
-            )));
-        }
-        // writes[0] (the head) is replaced once the scan knows how far it got.
-        let mut writes = vec![head.set(HEAD_KEY, head.value)];
-        let mut taken = Vec::new();
-        let mut bytes = 0usize;
-        let mut reads = 0;
-        let mut last = head.value;
-        while last < tail && taken.len() < max && reads < MAX_SCAN_READS {
-            // `last < tail`, so this cannot overflow.
-            let seq = last.saturating_add(1);
-            let key = message_key(seq);
-            reads += 1;
-            if let Some(entry) = read(backend, &key)? {
-                let len = entry.value.len();
-                if !taken.is_empty() && bytes.saturating_add(len) > MAX_TAKE_BYTES {
-                    break;
-                }
-                bytes = bytes.saturating_add(len);
-                writes.push(Write {
-                    key,
-                    precondition: Precondition::Version(entry.version),
-                    value: None,
-                });
-                taken.push((seq, entry.value));
-            }
-            last = seq;
-        }
-        if last == head.value {
-            return Ok(taken);
-        }
-        writes[0] = head.set(HEAD_KEY, last);
-        match backend.commit(&writes) {
-            Ok(_) => return Ok(taken),
-            // Another taker moved the head (or a message changed): look again.
-            Err(CommitError::Conflict(_)) => continue,
-            Err(CommitError::Store(err)) => return Err(store_error("poll", &err)),
-        }
+    retry_conflicts(
+        || take_once(backend, max),
+        || {
+            Err(Error::Other(format!(
+                "poll gave up after {MAX_COMMIT_ATTEMPTS} attempts lost a race with concurrent \
+                 pollers; nothing was taken"
+            )))
+        },
+    )
+}
+
+/// One attempt of [`take`]: read, then delete what was read and move the head in one commit.
+fn take_once(backend: &impl Backend, max: usize) -> Result<Attempt<Taken>, Error> {
+    let head = counter::read(backend, HEAD_KEY, COUNTER)?;
+    let tail = counter::read(backend, TAIL_KEY, COUNTER)?.value;
+    if head.value > tail {
+        return Err(Error::Other(format!(
+            "queue counters are corrupt: head {} is past tail {tail}",
+            head.value
+        )));
     }
-    Err(Error::Other(format!(
-        "poll gave up after {MAX_COMMIT_ATTEMPTS} attempts lost a race with concurrent \
-         pollers; nothing was taken"
-    )))
+    let mut deletes = Vec::new();
+    let mut taken = Vec::new();
+    let mut bytes = 0usize;
+    let mut reads = 0;
+    let mut last = head.value;
+    while last < tail && taken.len() < max && reads < MAX_SCAN_READS {
+        // `last < tail`, so this cannot overflow.
+        let seq = last.saturating_add(1);
+        let key = message_key(seq);
+        reads += 1;
+        if let Some(entry) = kv::read(backend, &key)? {
+            let len = entry.value.len();
+            if !taken.is_empty() && bytes.saturating_add(len) > MAX_TAKE_BYTES {
+                break;
+            }
+            bytes = bytes.saturating_add(len);
+            deletes.push(Write {
+                key,
+                precondition: Precondition::Version(entry.version),
+                value: None,
+            });
+            taken.push((seq, entry.value));
+        }
+        last = seq;
+    }
+    if last == head.value {
+        return Ok(Attempt::Done(taken));
+    }
+    // The head write first, then the deletes it covers.
+    let writes: Vec<Write> = std::iter::once(head.set(HEAD_KEY, last))
+        .chain(deletes)
+        .collect();
+    match backend.commit(&writes) {
+        Ok(_) => Ok(Attempt::Done(taken)),
+        // Another taker moved the head (or a message changed): look again.
+        Err(CommitError::Conflict(_)) => Ok(Attempt::Conflict),
+        Err(CommitError::Store(err)) => Err(kv::commit_error("poll", &err)),
+    }
 }
 
 #[cfg(test)]
-pub mod fake;
-
-#[cfg(test)]
 mod tests {
-    use super::fake::Fake;
+    use wasmplug_guest::testing::FakeBucket as Fake;
+
     use super::*;
+
+    /// Every message key, in order.
+    fn message_keys(fake: &Fake) -> Vec<String> {
+        fake.keys_with_prefix("m/")
+    }
 
     fn datas(taken: &[(u64, Vec<u8>)]) -> Vec<(u64, &str)> {
         taken
@@ -262,7 +202,7 @@ mod tests {
         assert_eq!(append(&fake, b"d".to_vec()).unwrap(), 4);
         assert_eq!(datas(&take(&fake, 10).unwrap()), [(3, "c"), (4, "d")]);
         assert_eq!(take(&fake, 10).unwrap(), Vec::new());
-        assert_eq!(fake.message_keys(), Vec::<String>::new());
+        assert_eq!(message_keys(&fake), Vec::<String>::new());
     }
 
     #[test]
@@ -270,12 +210,12 @@ mod tests {
         let fake = Fake::default();
         append(&fake, b"a".to_vec()).unwrap();
         append(&fake, b"b".to_vec()).unwrap();
-        assert_eq!(fake.commits.get(), 2);
+        assert_eq!(fake.commits(), 2);
         take(&fake, 10).unwrap();
-        assert_eq!(fake.commits.get(), 3);
+        assert_eq!(fake.commits(), 3);
         // An empty queue costs no commit.
         take(&fake, 10).unwrap();
-        assert_eq!(fake.commits.get(), 3);
+        assert_eq!(fake.commits(), 3);
     }
 
     #[test]
@@ -340,10 +280,12 @@ mod tests {
     fn store_failures_change_nothing() {
         let fake = Fake::default();
         append(&fake, b"a".to_vec()).unwrap();
-        fake.broken.set(true);
+        fake.fail_reads(true);
+        fake.fail_commits(true);
         assert!(matches!(append(&fake, b"b".to_vec()), Err(Error::Other(_))));
         assert!(matches!(take(&fake, 10), Err(Error::Other(_))));
-        fake.broken.set(false);
+        fake.fail_reads(false);
+        fake.fail_commits(false);
         assert_eq!(datas(&take(&fake, 10).unwrap()), [(1, "a")]);
         assert_eq!(take(&fake, 10).unwrap(), Vec::new());
     }

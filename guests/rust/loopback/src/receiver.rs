@@ -1,9 +1,11 @@
 //! The input side: `poll` takes queued messages as events, `reply` records the app's answer.
 
+use wasmplug_guest::kv::Backend;
+
 use crate::Error;
 use crate::exports::wasmplug::dapr::input_binding::{Event, PollResult};
-use crate::queue::{self, Backend};
-use crate::record::Record;
+use crate::queue;
+use crate::record::{self, Record};
 
 /// `next-poll-ms` when the queue is empty.
 pub const EMPTY_POLL_MS: u64 = 200;
@@ -79,7 +81,7 @@ impl Receiver {
         let mut dropped = Vec::new();
         for (sequence, bytes) in queue::take(backend, max)? {
             self.highest = self.highest.max(sequence);
-            match Record::decode(bytes) {
+            match record::decode(bytes) {
                 Ok(record) => events.push(self.event(sequence, record)),
                 Err(err) => dropped.push(format!(
                     "queued message {sequence} is corrupt ({err}); it was dropped"

@@ -1,11 +1,12 @@
-//! The binary record stored under each message key in the host bucket.
+//! The binary record stored under each message key in the host bucket: the support crate's
+//! [`Record`] (`wasmplug_guest::message`), with this binding's error wording.
 //!
 //! Layout (format 1), integers little-endian `u32`:
 //!
 //! | bytes            | field                                                   |
 //! |------------------|---------------------------------------------------------|
-//! | 1                | format, always [`FORMAT`]                               |
-//! | 1                | flags: [`FLAG_CONTENT_TYPE`]; other bits zero           |
+//! | 1                | format, always 1                                        |
+//! | 1                | flags: 1 = content type present; other bits zero        |
 //! | 4 + n (if flag)  | content type: length `n`, then `n` bytes of UTF-8       |
 //! | 4                | number of metadata pairs `c`                            |
 //! | c × (4+k + 4+v)  | each pair: key length, key, value length, value (UTF-8) |
@@ -13,140 +14,31 @@
 //!
 //! Decoding never panics: anything that does not follow the layout is an error.
 
-/// The only record format this version writes and reads.
-pub const FORMAT: u8 = 1;
-/// Flag bit: a length-prefixed content type follows the header.
-pub const FLAG_CONTENT_TYPE: u8 = 1;
+use wasmplug_guest::message::MessageError;
+pub use wasmplug_guest::message::MessageRecord as Record;
 
-/// One sent message as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Record {
-    /// The content type taken from the request's `contentType` metadata.
-    pub content_type: Option<String>,
-    /// The request metadata, in order.
-    pub metadata: Vec<(String, String)>,
-    /// The payload.
-    pub data: Vec<u8>,
+/// Serialise `record`; `None` if a length does not fit its `u32` prefix.
+pub fn encode(record: &Record) -> Option<Vec<u8>> {
+    record.encode().ok()
 }
 
-impl Record {
-    /// The exact length of [`Record::encode`]'s output; `None` if it overflows `usize`.
-    pub fn encoded_len(&self) -> Option<usize> {
-        let mut len = 6usize.checked_add(self.data.len())?;
-        if let Some(ct) = &self.content_type {
-            len = len.checked_add(4)?.checked_add(ct.len())?;
-        }
-        for (k, v) in &self.metadata {
-            len = len
-                .checked_add(8)?
-                .checked_add(k.len())?
-                .checked_add(v.len())?;
-        }
-        Some(len)
-    }
-
-    /// Serialise the record; `None` if a length does not fit its `u32` prefix.
-    pub fn encode(&self) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.encoded_len()?);
-        out.push(FORMAT);
-        match &self.content_type {
-            Some(ct) => {
-                out.push(FLAG_CONTENT_TYPE);
-                put_bytes(&mut out, ct.as_bytes())?;
-            }
-            None => out.push(0),
-        }
-        put_len(&mut out, self.metadata.len())?;
-        for (k, v) in &self.metadata {
-            put_bytes(&mut out, k.as_bytes())?;
-            put_bytes(&mut out, v.as_bytes())?;
-        }
-        out.extend_from_slice(&self.data);
-        Some(out)
-    }
-
-    /// Parse a stored record, reusing `bytes` for the data; the error says what is wrong.
-    pub fn decode(mut bytes: Vec<u8>) -> Result<Record, String> {
-        let mut r = Reader {
-            bytes: &bytes,
-            pos: 0,
-        };
-        match r.take(1) {
-            Some([FORMAT]) => {}
-            Some([other]) => return Err(format!("unknown record format {other}")),
-            _ => return Err("empty record".to_owned()),
-        }
-        let flags = r.take(1).ok_or("truncated flags")?[0];
-        if flags & !FLAG_CONTENT_TYPE != 0 {
-            return Err(format!("unknown flags {flags:#04x}"));
-        }
-        let content_type = if flags & FLAG_CONTENT_TYPE != 0 {
-            Some(r.string("content type")?)
-        } else {
-            None
-        };
-        let count = r.len("metadata count")?;
-        // Every pair takes at least 8 bytes: this bounds the allocation below.
-        if count > r.remaining() / 8 {
-            return Err("truncated metadata".to_owned());
-        }
-        let mut metadata = Vec::with_capacity(count);
-        for _ in 0..count {
-            let key = r.string("metadata key")?;
-            let value = r.string("metadata value")?;
-            metadata.push((key, value));
-        }
-        let header = r.pos;
-        bytes.drain(..header);
-        Ok(Record {
-            content_type,
-            metadata,
-            data: bytes,
-        })
-    }
+/// Parse a stored record, reusing `bytes` for the data; the error says what is wrong.
+pub fn decode(bytes: Vec<u8>) -> Result<Record, String> {
+    Record::decode(bytes).map_err(describe)
 }
 
-fn put_len(out: &mut Vec<u8>, n: usize) -> Option<()> {
-    out.extend_from_slice(&u32::try_from(n).ok()?.to_le_bytes());
-    Some(())
-}
-
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) -> Option<()> {
-    put_len(out, bytes.len())?;
-    out.extend_from_slice(bytes);
-    Some(())
-}
-
-/// A cursor over a record being decoded.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn remaining(&self) -> usize {
-        self.bytes.len().saturating_sub(self.pos)
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let out = self.bytes.get(self.pos..end)?;
-        self.pos = end;
-        Some(out)
-    }
-
-    fn len(&mut self, field: &str) -> Result<usize, String> {
-        let raw = self
-            .take(4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .ok_or_else(|| format!("truncated {field} length"))?;
-        usize::try_from(u32::from_le_bytes(raw)).map_err(|_| format!("{field} too long"))
-    }
-
-    fn string(&mut self, field: &str) -> Result<String, String> {
-        let n = self.len(field)?;
-        let bytes = self.take(n).ok_or_else(|| format!("truncated {field}"))?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| format!("{field} is not UTF-8"))
+/// This binding's wording of a decoding error.
+fn describe(err: MessageError) -> String {
+    match err {
+        MessageError::Empty => "empty record".to_owned(),
+        MessageError::UnknownFormat(v) => format!("unknown record format {v}"),
+        MessageError::UnknownFlags(v) => format!("unknown flags {v:#04x}"),
+        MessageError::Truncated(field) => format!("truncated {field}"),
+        MessageError::TruncatedLength(field) => format!("truncated {field} length"),
+        MessageError::LengthOverflow(field) | MessageError::TooLong(field) => {
+            format!("{field} too long")
+        }
+        MessageError::NotUtf8(field) => format!("{field} is not UTF-8"),
     }
 }
 
@@ -168,9 +60,9 @@ mod tests {
     #[test]
     fn round_trips() {
         for record in [Record::default(), sample()] {
-            let bytes = record.encode().unwrap();
+            let bytes = encode(&record).unwrap();
             assert_eq!(Some(bytes.len()), record.encoded_len());
-            assert_eq!(Record::decode(bytes).unwrap(), record);
+            assert_eq!(decode(bytes).unwrap(), record);
         }
     }
 
@@ -182,7 +74,7 @@ mod tests {
             data: b"D".to_vec(),
         };
         assert_eq!(
-            record.encode().unwrap(),
+            encode(&record).unwrap(),
             [
                 1, 1, 2, 0, 0, 0, b'c', b't', 1, 0, 0, 0, 1, 0, 0, 0, b'k', 2, 0, 0, 0, b'v', b'v',
                 b'D'
@@ -191,23 +83,53 @@ mod tests {
     }
 
     #[test]
+    fn errors_keep_this_bindings_wording() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "empty record"),
+            (&[2, 0], "unknown record format 2"),
+            (&[1], "truncated flags"),
+            (&[1, 6], "unknown flags 0x06"),
+            (&[1, 1, 1, 0], "truncated content type length"),
+            (&[1, 1, 2, 0, 0, 0, b'a'], "truncated content type"),
+            (&[1, 1, 1, 0, 0, 0, 0xff], "content type is not UTF-8"),
+            (&[1, 0, 1, 0], "truncated metadata count length"),
+            (&[1, 0, 1, 0, 0, 0, 0, 0, 0], "truncated metadata"),
+            (
+                &[1, 0, 1, 0, 0, 0, 5, 0, 0, 0, b'k', 0, 0, 0],
+                "truncated metadata key",
+            ),
+            (
+                &[1, 0, 1, 0, 0, 0, 1, 0, 0, 0, b'k', 0, 0, 0],
+                "truncated metadata value length",
+            ),
+            (
+                &[1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0xc3],
+                "metadata value is not UTF-8",
+            ),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(decode(bytes.to_vec()), Err((*want).to_owned()), "{bytes:?}");
+        }
+    }
+
+    #[test]
     fn rejects_corrupt_records_without_panicking() {
-        assert!(Record::decode(Vec::new()).is_err());
-        assert!(Record::decode(vec![2, 0, 0, 0, 0, 0]).is_err());
-        assert!(Record::decode(vec![1, 2, 0, 0, 0, 0]).is_err());
-        assert!(Record::decode(vec![1, 0, 255, 255, 255, 255]).is_err());
-        assert!(Record::decode(vec![1, 1, 1, 0, 0, 0, 0xff, 0, 0, 0, 0]).is_err());
+        assert!(decode(Vec::new()).is_err());
+        assert!(decode(vec![2, 0, 0, 0, 0, 0]).is_err());
+        assert!(decode(vec![1, 2, 0, 0, 0, 0]).is_err());
+        assert!(decode(vec![1, 0, 255, 255, 255, 255]).is_err());
+        assert!(decode(vec![1, 1, 1, 0, 0, 0, 0xff, 0, 0, 0, 0]).is_err());
         let record = sample();
-        let bytes = record.encode().unwrap();
+        let bytes = encode(&record).unwrap();
         let header = bytes.len() - record.data.len();
         for len in 0..header {
-            assert!(Record::decode(bytes[..len].to_vec()).is_err(), "{len}");
+            assert!(decode(bytes[..len].to_vec()).is_err(), "{len}");
         }
         for i in 0..bytes.len() {
             for bit in 0..8 {
                 let mut flipped = bytes.clone();
                 flipped[i] ^= 1 << bit;
-                let _ = Record::decode(flipped);
+                let _ = decode(flipped);
             }
         }
     }

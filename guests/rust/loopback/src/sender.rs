@@ -1,9 +1,12 @@
 //! The output side: `send` appends the request to the queue.
 
+use wasmplug_guest::kv::Backend;
+use wasmplug_guest::metadata;
+
 use crate::Error;
 use crate::exports::wasmplug::dapr::output_binding::{InvokeRequest, InvokeResponse};
-use crate::queue::{self, Backend};
-use crate::record::Record;
+use crate::queue;
+use crate::record::{self, Record};
 
 /// The only operation.
 pub const SEND: &str = "send";
@@ -40,12 +43,7 @@ fn send(
     metadata: Vec<(String, String)>,
 ) -> Result<u64, Error> {
     // The last one wins, like a map built from the list; an empty value means none.
-    let content_type = metadata
-        .iter()
-        .rev()
-        .find(|(k, _)| k == CONTENT_TYPE_METADATA)
-        .map(|(_, v)| v.clone())
-        .filter(|v| !v.is_empty());
+    let content_type = metadata::non_empty(&metadata, CONTENT_TYPE_METADATA).map(str::to_owned);
     let record = Record {
         content_type,
         metadata,
@@ -63,14 +61,15 @@ fn send(
     {
         return Err(too_large());
     }
-    let encoded = record.encode().ok_or_else(too_large)?;
+    let encoded = record::encode(&record).ok_or_else(too_large)?;
     queue::append(backend, encoded)
 }
 
 #[cfg(test)]
 mod tests {
+    use wasmplug_guest::testing::FakeBucket as Fake;
+
     use super::*;
-    use crate::queue::fake::Fake;
 
     fn request(operation: &str, data: &str, metadata: &[(&str, &str)]) -> InvokeRequest {
         InvokeRequest {
@@ -100,7 +99,7 @@ mod tests {
             assert_eq!(response.content_type.as_deref(), Some("application/json"));
             assert!(response.metadata.is_empty());
         }
-        assert_eq!(fake.message_keys().len(), 3);
+        assert_eq!(fake.keys_with_prefix("m/").len(), 3);
     }
 
     #[test]
@@ -114,11 +113,11 @@ mod tests {
         invoke(&fake, request("send", "hello", &md)).unwrap();
         invoke(&fake, request("send", "", &[("contentType", "")])).unwrap();
         let taken = queue::take(&fake, 10).unwrap();
-        let first = Record::decode(taken[0].1.clone()).unwrap();
+        let first = record::decode(taken[0].1.clone()).unwrap();
         assert_eq!(first.data, b"hello");
         assert_eq!(first.content_type.as_deref(), Some("text/y"));
         assert_eq!(first.metadata.len(), 3);
-        let second = Record::decode(taken[1].1.clone()).unwrap();
+        let second = record::decode(taken[1].1.clone()).unwrap();
         assert_eq!(second.content_type, None);
         assert!(second.data.is_empty());
     }
@@ -132,7 +131,7 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             }
         }
-        assert_eq!(fake.commits.get(), 0);
+        assert_eq!(fake.commits(), 0);
     }
 
     #[test]
@@ -141,6 +140,6 @@ mod tests {
         let mut req = request("send", "", &[("k", "v")]);
         req.data = vec![0; queue::MAX_RECORD_LEN];
         assert!(matches!(invoke(&fake, req), Err(Error::InvalidArgument(_))));
-        assert_eq!(fake.commits.get(), 0);
+        assert_eq!(fake.commits(), 0);
     }
 }

@@ -14,26 +14,20 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 
+use wasmplug_guest::counter::{self, Counter};
+use wasmplug_guest::keyvalue_atomics::{CommitError, Precondition, Write};
+use wasmplug_guest::kv::{self, Backend};
+use wasmplug_guest::retry::{Attempt, retry_conflicts};
+
 use crate::Error;
 use crate::exports::wasmplug::dapr::pubsub::{
     BulkFailure, BulkPublishRequest, Delivery, PublishRequest,
 };
 use crate::keys::{self, DeliveryId, TopicKeys};
-use crate::record::Record;
-use crate::wasmplug::dapr::keyvalue_atomics::{CommitError, Entry, Precondition, Write};
-use crate::wasmplug::dapr::keyvalue_store::Error as KvError;
+use crate::record::{self, Record};
 
-/// The host operations the broker needs; implemented by the host bucket (see `lib.rs`) and
-/// by an in-memory fake in the tests.
-pub trait Backend {
-    /// The value and version stored under `key`, if any.
-    fn get_versioned(&self, key: &str) -> Result<Option<Entry>, KvError>;
-    /// Apply `writes` atomically; see `keyvalue-atomics.commit`.
-    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError>;
-}
-
-/// How often a commit that lost a race on a counter is retried before giving up.
-pub const MAX_COMMIT_ATTEMPTS: usize = 16;
+/// How often a commit that lost a race on a counter is tried before giving up.
+pub use wasmplug_guest::retry::MAX_COMMIT_ATTEMPTS;
 /// Most deliveries one `fetch` returns, whatever `max` asks for.
 pub const MAX_FETCH: usize = 100;
 /// Most messages of one topic in flight at once; `fetch` returns nothing more until some
@@ -332,7 +326,7 @@ fn encode_message(
             ));
         }
     }
-    record.encode().map_err(|err| err.to_string())
+    record::encode(&record).map_err(|err| err.to_string())
 }
 
 const EMPTY_TOPIC: &str = "the topic must not be empty";
@@ -351,69 +345,12 @@ fn check_topic(topic: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// A readable cause for a host key-value error.
-pub fn describe_kv_error(err: &KvError) -> String {
-    match err {
-        KvError::NoSuchStore => {
-            "no such store (is the bucket granted to this component?)".to_owned()
-        }
-        KvError::AccessDenied => "access denied".to_owned(),
-        KvError::Other(msg) => msg.clone(),
-    }
-}
+/// How a corrupt head or tail counter is named in errors.
+const COUNTER: &str = "counter key";
 
-fn read_error(key: &str, err: &KvError) -> Error {
-    Error::Other(format!(
-        "host bucket read of key {key:?} failed: {}",
-        describe_kv_error(err)
-    ))
-}
-
-fn commit_store_error(what: &str, err: &KvError) -> Error {
-    Error::Other(format!(
-        "host bucket commit ({what}) failed: {}",
-        describe_kv_error(err)
-    ))
-}
-
-/// A head or tail counter as read from the bucket.
-#[derive(Debug, Clone, Copy)]
-struct Counter {
-    value: u64,
-    /// `None` if the key is missing (the value is then 0).
-    version: Option<u64>,
-}
-
-impl Counter {
-    /// The precondition that the counter is still what was read.
-    fn unchanged(self) -> Precondition {
-        match self.version {
-            Some(version) => Precondition::Version(version),
-            None => Precondition::Absent,
-        }
-    }
-}
-
+/// A head or tail counter (a missing one is 0).
 fn read_counter(backend: &impl Backend, key: &str) -> Result<Counter, Error> {
-    match backend
-        .get_versioned(key)
-        .map_err(|err| read_error(key, &err))?
-    {
-        None => Ok(Counter {
-            value: 0,
-            version: None,
-        }),
-        Some(entry) => match keys::decode_counter(&entry.value) {
-            Some(value) => Ok(Counter {
-                value,
-                version: Some(entry.version),
-            }),
-            None => Err(Error::Other(format!(
-                "counter key {key:?} is corrupt: {} bytes, expected 8",
-                entry.value.len()
-            ))),
-        },
-    }
+    counter::read(backend, key, COUNTER)
 }
 
 /// Read `head` and `tail` of a topic, checking `head <= tail`.
@@ -445,40 +382,42 @@ fn append(backend: &impl Backend, keys: &TopicKeys, records: Vec<Vec<u8>>) -> Re
         precondition: Precondition::Absent,
         value: Some(record),
     }));
-    for _ in 0..MAX_COMMIT_ATTEMPTS {
-        let tail = read_counter(backend, &keys.tail)?;
-        let next = tail
-            .value
-            .checked_add(count)
-            .ok_or_else(|| Error::Other("the topic's sequence numbers are exhausted".to_owned()))?;
-        if let Some(first) = writes.first_mut() {
-            first.precondition = tail.unchanged();
-            first.value = Some(keys::encode_counter(next));
-        }
-        // `tail + i < next`, so the sequence cannot overflow.
-        for (seq, write) in (tail.value..next).zip(writes.iter_mut().skip(1)) {
-            write.key = keys.message(seq);
-        }
-        match backend.commit(&writes) {
-            Ok(_) => return Ok(()),
-            Err(CommitError::Conflict(0)) => continue,
-            Err(CommitError::Conflict(index)) => {
-                let key = usize::try_from(index)
-                    .ok()
-                    .and_then(|i| writes.get(i))
-                    .map_or("?", |w| w.key.as_str());
-                return Err(Error::Other(format!(
-                    "topic storage is inconsistent: message key {key:?} at or past the tail \
-                     already exists; nothing was published"
-                )));
+    retry_conflicts(
+        || {
+            let tail = read_counter(backend, &keys.tail)?;
+            let next = tail.value.checked_add(count).ok_or_else(|| {
+                Error::Other("the topic's sequence numbers are exhausted".to_owned())
+            })?;
+            if let Some(first) = writes.first_mut() {
+                *first = tail.set(&keys.tail, next);
             }
-            Err(CommitError::Store(err)) => return Err(commit_store_error("publish", &err)),
-        }
-    }
-    Err(Error::Other(format!(
-        "publish gave up after {MAX_COMMIT_ATTEMPTS} attempts lost a race with concurrent \
-         publishers; nothing was published"
-    )))
+            // `tail + i < next`, so the sequence cannot overflow.
+            for (seq, write) in (tail.value..next).zip(writes.iter_mut().skip(1)) {
+                write.key = keys.message(seq);
+            }
+            match backend.commit(&writes) {
+                Ok(_) => Ok(Attempt::Done(())),
+                Err(CommitError::Conflict(0)) => Ok(Attempt::Conflict),
+                Err(CommitError::Conflict(index)) => {
+                    let key = usize::try_from(index)
+                        .ok()
+                        .and_then(|i| writes.get(i))
+                        .map_or("?", |w| w.key.as_str());
+                    Err(Error::Other(format!(
+                        "topic storage is inconsistent: message key {key:?} at or past the \
+                         tail already exists; nothing was published"
+                    )))
+                }
+                Err(CommitError::Store(err)) => Err(kv::commit_error("publish", &err)),
+            }
+        },
+        || {
+            Err(Error::Other(format!(
+                "publish gave up after {MAX_COMMIT_ATTEMPTS} attempts lost a race with \
+                 concurrent publishers; nothing was published"
+            )))
+        },
+    )
 }
 
 /// Collect up to `max` deliverable messages of a topic, oldest first, and move `head` past
@@ -509,10 +448,7 @@ fn scan(
         } else {
             reads += 1;
             let key = keys.message(seq);
-            match backend
-                .get_versioned(&key)
-                .map_err(|err| read_error(&key, &err))?
-            {
+            match kv::read(backend, &key)? {
                 None => {
                     // Acked (by us before a restart, or elsewhere): never deliver it.
                     state.attempts.remove(&seq);
@@ -522,7 +458,7 @@ fn scan(
                 }
                 Some(entry) => {
                     deleted_prefix = false;
-                    let record = Record::decode(entry.value).map_err(|err| {
+                    let record = record::decode(entry.value).map_err(|err| {
                         Error::Other(format!(
                             "stored message {seq} of topic {topic:?} is corrupt: {err}"
                         ))
@@ -535,11 +471,7 @@ fn scan(
     }
     if new_head > head.value {
         // Best effort: a lost race or a failure only means a later scan skips these again.
-        let _ = backend.commit(&[Write {
-            key: keys.head.clone(),
-            precondition: head.unchanged(),
-            value: Some(keys::encode_counter(new_head)),
-        }]);
+        let _ = backend.commit(&[head.set(&keys.head, new_head)]);
         state.attempts = state.attempts.split_off(&new_head);
     }
     Ok(found)
@@ -558,50 +490,43 @@ fn remove_message(
         precondition: Precondition::Any,
         value: None,
     };
-    for _ in 0..MAX_COMMIT_ATTEMPTS {
-        let (head, tail) = read_bounds(backend, keys)?;
-        let mut new_head = head.value;
-        let mut reads = 0;
-        while new_head < tail && reads < MAX_HEAD_SCAN {
-            if new_head != seq {
-                if in_flight.contains_key(&new_head) {
-                    break;
+    retry_conflicts(
+        || {
+            let (head, tail) = read_bounds(backend, keys)?;
+            let mut new_head = head.value;
+            let mut reads = 0;
+            while new_head < tail && reads < MAX_HEAD_SCAN {
+                if new_head != seq {
+                    if in_flight.contains_key(&new_head) {
+                        break;
+                    }
+                    reads += 1;
+                    if kv::read(backend, &keys.message(new_head))?.is_some() {
+                        break;
+                    }
                 }
-                reads += 1;
-                let key = keys.message(new_head);
-                if backend
-                    .get_versioned(&key)
-                    .map_err(|err| read_error(&key, &err))?
-                    .is_some()
-                {
-                    break;
-                }
+                new_head = new_head.saturating_add(1);
             }
-            new_head = new_head.saturating_add(1);
-        }
-        let mut writes = vec![delete.clone()];
-        if new_head > head.value {
-            writes.push(Write {
-                key: keys.head.clone(),
-                precondition: head.unchanged(),
-                value: Some(keys::encode_counter(new_head)),
-            });
-        }
-        match backend.commit(&writes) {
-            Ok(_) => return Ok(()),
-            // Only the head write has a precondition: someone moved it; look again.
-            Err(CommitError::Conflict(_)) => continue,
-            Err(CommitError::Store(err)) => return Err(commit_store_error("ack", &err)),
-        }
-    }
-    // Head kept moving under us: delete alone; a later scan moves head.
-    match backend.commit(&[delete]) {
-        Ok(_) => Ok(()),
-        Err(CommitError::Conflict(_)) => Err(Error::Other(
-            "ack: deleting the message conflicted unexpectedly".to_owned(),
-        )),
-        Err(CommitError::Store(err)) => Err(commit_store_error("ack", &err)),
-    }
+            let mut writes = vec![delete.clone()];
+            if new_head > head.value {
+                writes.push(head.set(&keys.head, new_head));
+            }
+            match backend.commit(&writes) {
+                Ok(_) => Ok(Attempt::Done(())),
+                // Only the head write has a precondition: someone moved it; look again.
+                Err(CommitError::Conflict(_)) => Ok(Attempt::Conflict),
+                Err(CommitError::Store(err)) => Err(kv::commit_error("ack", &err)),
+            }
+        },
+        // Head kept moving under us: delete alone; a later scan moves head.
+        || match backend.commit(std::slice::from_ref(&delete)) {
+            Ok(_) => Ok(()),
+            Err(CommitError::Conflict(_)) => Err(Error::Other(
+                "ack: deleting the message conflicted unexpectedly".to_owned(),
+            )),
+            Err(CommitError::Store(err)) => Err(kv::commit_error("ack", &err)),
+        },
+    )
 }
 
 #[cfg(test)]

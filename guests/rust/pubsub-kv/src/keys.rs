@@ -1,5 +1,5 @@
-//! Where a topic's queue lives in the host bucket, how its counters are encoded, and the
-//! shape of delivery ids.
+//! Where a topic's queue lives in the host bucket and the shape of delivery ids. The
+//! counters are `wasmplug_guest::counter`s (8 bytes, little-endian).
 //!
 //! Keys, with `<t>` the topic's UTF-8 bytes in lowercase hex (so any topic name, including
 //! ones with `/`, `-` or non-ASCII characters, maps to a distinct key made of `[0-9a-f]`):
@@ -50,16 +50,6 @@ impl TopicKeys {
     pub fn message(&self, seq: u64) -> String {
         format!("{}{seq:020}", self.message_prefix)
     }
-}
-
-/// Encode a counter value.
-pub fn encode_counter(value: u64) -> Vec<u8> {
-    value.to_le_bytes().to_vec()
-}
-
-/// Decode a counter value; `None` unless exactly 8 bytes.
-pub fn decode_counter(bytes: &[u8]) -> Option<u64> {
-    Some(u64::from_le_bytes(bytes.try_into().ok()?))
 }
 
 /// A delivery id: `<nonce as 16 lowercase hex digits>-<seq>-<attempt>`, both numbers in
@@ -145,14 +135,6 @@ mod tests {
         }
         let longest = TopicKeys::new(&"x".repeat(MAX_TOPIC_LEN)).message(u64::MAX);
         assert!(longest.len() <= 4096, "fits the host key limit");
-    }
-
-    #[test]
-    fn counters() {
-        assert_eq!(decode_counter(&encode_counter(0)), Some(0));
-        assert_eq!(decode_counter(&encode_counter(u64::MAX)), Some(u64::MAX));
-        assert_eq!(decode_counter(&[1, 2, 3]), None);
-        assert_eq!(decode_counter(&[0; 9]), None);
     }
 
     #[test]

@@ -25,19 +25,27 @@ use std::cell::RefCell;
 use exports::wasmplug::dapr::pubsub::{
     BulkFailure, BulkPublishRequest, Delivery, Guest, Metadata, PublishRequest,
 };
-use wasmplug::dapr::keyvalue_atomics::{self, CommitError, Entry, Write};
-use wasmplug::dapr::keyvalue_store::{self, Bucket, Error as KvError};
+use wasmplug_guest::kv::{self, BUCKET_METADATA, Bucket};
+use wasmplug_guest::metadata;
 
 wit_bindgen::generate!({
     path: "../../../wit",
     world: "pubsub-component",
+    // The host imports come from the support crate, so its helpers and these exports
+    // share one set of types.
+    with: {
+        "wasmplug:dapr/types@0.1.0": wasmplug_guest::types,
+        "wasmplug:dapr/keyvalue-store@0.1.0": wasmplug_guest::keyvalue_store,
+        "wasmplug:dapr/keyvalue-atomics@0.1.0": wasmplug_guest::keyvalue_atomics,
+        "wasmplug:dapr/keyvalue-batch@0.1.0": wasmplug_guest::keyvalue_batch,
+        "wasmplug:dapr/config@0.1.0": wasmplug_guest::config,
+        "wasmplug:dapr/logging@0.1.0": wasmplug_guest::logging,
+    },
 });
 
 /// The error type of every pub/sub function.
-pub(crate) use wasmplug::dapr::types::Error;
+pub(crate) use wasmplug_guest::Error;
 
-/// Component metadata key naming the host bucket.
-const BUCKET_METADATA: &str = "bucket";
 /// Bucket opened when the metadata does not name one.
 const DEFAULT_BUCKET: &str = "pubsub";
 
@@ -64,35 +72,13 @@ fn with_instance<T>(
     })
 }
 
-impl broker::Backend for Bucket {
-    fn get_versioned(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        keyvalue_atomics::get_versioned(self, key)
-    }
-
-    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
-        keyvalue_atomics::commit(self, writes)
-    }
-}
-
 struct Component;
 
 impl Guest for Component {
     fn init(metadata: Metadata) -> Result<(), Error> {
-        let name = metadata
-            .iter()
-            .find(|(k, _)| k == BUCKET_METADATA)
-            .map_or(DEFAULT_BUCKET, |(_, v)| v.as_str());
-        if name.is_empty() {
-            return Err(Error::InvalidArgument(format!(
-                "metadata {BUCKET_METADATA} must not be empty"
-            )));
-        }
-        let bucket = keyvalue_store::open(name).map_err(|err| {
-            Error::Other(format!(
-                "cannot open host bucket {name:?}: {}",
-                broker::describe_kv_error(&err)
-            ))
-        })?;
+        // This component has always taken the first `bucket` pair (the others the last).
+        let name = metadata::first_value(&metadata, BUCKET_METADATA).unwrap_or(DEFAULT_BUCKET);
+        let bucket = kv::open_bucket(name)?;
         // A re-init (hot reload) starts over: new bucket handle, new nonces, nothing in
         // flight, so every unacked message becomes deliverable again.
         INSTANCE.with(|slot| {

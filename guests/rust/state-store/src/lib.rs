@@ -22,19 +22,27 @@ use exports::wasmplug::dapr::state_store::{
     BulkGetItem, DeleteRequest, GetRequest, Guest, Item, Metadata, Operation, QueryRequest,
     QueryResponse, SetRequest, TransactRequest,
 };
-use wasmplug::dapr::keyvalue_atomics::{self, CommitError, Entry, Write};
-use wasmplug::dapr::keyvalue_store::{self, Bucket, Error as KvError};
+use wasmplug_guest::kv::{self, BUCKET_METADATA, Bucket};
+use wasmplug_guest::metadata;
 
 wit_bindgen::generate!({
     path: "../../../wit",
     world: "state-store-component",
+    // The host imports come from the support crate, so its helpers and these exports
+    // share one set of types.
+    with: {
+        "wasmplug:dapr/types@0.1.0": wasmplug_guest::types,
+        "wasmplug:dapr/keyvalue-store@0.1.0": wasmplug_guest::keyvalue_store,
+        "wasmplug:dapr/keyvalue-atomics@0.1.0": wasmplug_guest::keyvalue_atomics,
+        "wasmplug:dapr/keyvalue-batch@0.1.0": wasmplug_guest::keyvalue_batch,
+        "wasmplug:dapr/config@0.1.0": wasmplug_guest::config,
+        "wasmplug:dapr/logging@0.1.0": wasmplug_guest::logging,
+    },
 });
 
 /// The error type of every state-store function.
-pub(crate) use wasmplug::dapr::types::Error;
+pub(crate) use wasmplug_guest::Error;
 
-/// Component metadata key naming the host bucket.
-const BUCKET_METADATA: &str = "bucket";
 /// Bucket opened when the metadata does not name one.
 const DEFAULT_BUCKET: &str = "state";
 
@@ -54,32 +62,12 @@ fn with_bucket<T>(f: impl FnOnce(&Bucket) -> Result<T, Error>) -> Result<T, Erro
     })
 }
 
-impl store::Backend for Bucket {
-    fn get_versioned(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        keyvalue_atomics::get_versioned(self, key)
-    }
-
-    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
-        keyvalue_atomics::commit(self, writes)
-    }
-}
-
 struct Component;
 
 impl Guest for Component {
     fn init(metadata: Metadata) -> Result<(), Error> {
-        let name = options::metadata_value(&metadata, BUCKET_METADATA).unwrap_or(DEFAULT_BUCKET);
-        if name.is_empty() {
-            return Err(Error::InvalidArgument(format!(
-                "metadata {BUCKET_METADATA} must not be empty"
-            )));
-        }
-        let bucket = keyvalue_store::open(name).map_err(|err| {
-            Error::Other(format!(
-                "cannot open host bucket {name:?}: {}",
-                store::describe_kv_error(&err)
-            ))
-        })?;
+        let name = metadata::value(&metadata, BUCKET_METADATA).unwrap_or(DEFAULT_BUCKET);
+        let bucket = kv::open_bucket(name)?;
         // A re-init (hot reload) replaces the previous bucket, dropping its handle.
         BUCKET.with(|slot| *slot.borrow_mut() = Some(bucket));
         Ok(())

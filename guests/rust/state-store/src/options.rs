@@ -1,5 +1,7 @@
 //! Interpretation of request fields and metadata: etags, `ttlInSeconds`, content types.
 
+use wasmplug_guest::metadata;
+
 use crate::Error;
 use crate::time::MAX_UNIX_MS;
 
@@ -9,16 +11,6 @@ pub const TTL_IN_SECONDS: &str = "ttlInSeconds";
 pub const TTL_EXPIRE_TIME: &str = "ttlExpireTime";
 /// Request metadata key that may carry a content type.
 pub const CONTENT_TYPE: &str = "contentType";
-
-/// The value of `key` in Dapr metadata. Dapr metadata is a map, so a repeated key is not
-/// expected; if it happens, the last occurrence wins as it would when building a map.
-pub fn metadata_value<'a>(metadata: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    metadata
-        .iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
 
 /// Format a host version as an etag: its decimal form.
 pub fn format_etag(version: u64) -> String {
@@ -63,7 +55,8 @@ pub enum Ttl {
 /// Accepts a positive integer or `-1`; `0`, other negative numbers and non-integers are
 /// `invalid-argument` errors naming the key and the value.
 pub fn parse_ttl(metadata: &[(String, String)]) -> Result<Option<Ttl>, Error> {
-    let Some(raw) = metadata_value(metadata, TTL_IN_SECONDS) else {
+    // A repeated key: the last occurrence wins.
+    let Some(raw) = metadata::value(metadata, TTL_IN_SECONDS) else {
         return Ok(None);
     };
     match raw.parse::<i64>() {
@@ -99,23 +92,16 @@ pub fn expiry_ms(now_ms: u64, ttl: Option<Ttl>) -> Result<Option<u64>, Error> {
 /// The content type of a set: the request field if set, else metadata `contentType`.
 /// Empty strings count as absent.
 pub fn content_type(field: Option<String>, metadata: &[(String, String)]) -> Option<String> {
-    field.filter(|ct| !ct.is_empty()).or_else(|| {
-        metadata_value(metadata, CONTENT_TYPE)
-            .filter(|ct| !ct.is_empty())
-            .map(str::to_owned)
-    })
+    field
+        .filter(|ct| !ct.is_empty())
+        .or_else(|| metadata::non_empty(metadata, CONTENT_TYPE).map(str::to_owned))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use wasmplug_guest::testing::pairs as md;
 
-    fn md(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use super::*;
 
     fn invalid_argument(result: Result<Option<Ttl>, Error>) -> String {
         match result {

@@ -14,6 +14,8 @@
 
 use std::fmt;
 
+use wasmplug_guest::codec::{self, Reader};
+
 /// The only record format written by this version of the component.
 pub const FORMAT_V1: u8 = 1;
 /// Flag bit: an 8-byte expiry follows the header.
@@ -45,31 +47,25 @@ impl Record {
     /// # Errors
     /// Only if the content type is longer than `u32::MAX` bytes.
     pub fn encode(&self) -> Result<Vec<u8>, RecordError> {
-        let ct = self.content_type.as_deref().map(str::as_bytes);
-        let ct_len = match ct {
-            Some(ct) => Some(u32::try_from(ct.len()).map_err(|_| RecordError::ContentTypeTooLong)?),
-            None => None,
-        };
         let mut flags = 0;
-        let mut len = 2 + self.data.len();
+        let mut len = self.data.len().saturating_add(2);
         if self.expires_at_ms.is_some() {
             flags |= FLAG_EXPIRY;
-            len += 8;
+            len = len.saturating_add(8);
         }
-        if let Some(ct) = ct {
+        if let Some(ct) = &self.content_type {
             flags |= FLAG_CONTENT_TYPE;
-            len += 4 + ct.len();
+            len = len.saturating_add(4).saturating_add(ct.len());
         }
 
         let mut out = Vec::with_capacity(len);
         out.push(FORMAT_V1);
         out.push(flags);
         if let Some(at) = self.expires_at_ms {
-            out.extend_from_slice(&at.to_le_bytes());
+            codec::put_u64(&mut out, at);
         }
-        if let (Some(ct), Some(ct_len)) = (ct, ct_len) {
-            out.extend_from_slice(&ct_len.to_le_bytes());
-            out.extend_from_slice(ct);
+        if let Some(ct) = &self.content_type {
+            codec::put_bytes(&mut out, ct.as_bytes()).ok_or(RecordError::ContentTypeTooLong)?;
         }
         out.extend_from_slice(&self.data);
         Ok(out)
@@ -77,10 +73,7 @@ impl Record {
 
     /// Parse a stored record, reusing `bytes` for the value.
     pub fn decode(mut bytes: Vec<u8>) -> Result<Record, RecordError> {
-        let mut reader = Reader {
-            bytes: &bytes,
-            pos: 0,
-        };
+        let mut reader = Reader::new(&bytes);
         let format = reader.u8().ok_or(RecordError::Empty)?;
         if format != FORMAT_V1 {
             return Err(RecordError::UnknownFormat(format));
@@ -90,19 +83,15 @@ impl Record {
             return Err(RecordError::UnknownFlags(flags));
         }
         let expires_at_ms = if flags & FLAG_EXPIRY != 0 {
-            let raw = reader
-                .array::<8>()
-                .ok_or(RecordError::Truncated("expiry"))?;
-            Some(u64::from_le_bytes(raw))
+            Some(reader.u64().ok_or(RecordError::Truncated("expiry"))?)
         } else {
             None
         };
         let content_type = if flags & FLAG_CONTENT_TYPE != 0 {
-            let raw = reader
-                .array::<4>()
+            let len = reader
+                .u32()
                 .ok_or(RecordError::Truncated("content type length"))?;
-            let len = usize::try_from(u32::from_le_bytes(raw))
-                .map_err(|_| RecordError::Truncated("content type"))?;
+            let len = usize::try_from(len).map_err(|_| RecordError::Truncated("content type"))?;
             let raw = reader
                 .take(len)
                 .ok_or(RecordError::Truncated("content type"))?;
@@ -111,7 +100,7 @@ impl Record {
         } else {
             None
         };
-        let header_len = reader.pos;
+        let header_len = reader.position();
         bytes.drain(..header_len);
         Ok(Record {
             expires_at_ms,
@@ -152,29 +141,6 @@ impl fmt::Display for RecordError {
 }
 
 impl std::error::Error for RecordError {}
-
-/// A bounds-checked cursor over a byte slice.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let slice = self.bytes.get(self.pos..end)?;
-        self.pos = end;
-        Some(slice)
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
-}
 
 #[cfg(test)]
 mod tests {

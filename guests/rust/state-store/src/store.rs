@@ -15,17 +15,8 @@ use crate::exports::wasmplug::dapr::state_store::{
 use crate::options::{self, Ttl};
 use crate::record::{Record, RecordError};
 use crate::time::format_rfc3339_ms;
-use crate::wasmplug::dapr::keyvalue_atomics::{CommitError, Entry, Precondition, Write};
-use crate::wasmplug::dapr::keyvalue_store::Error as KvError;
-
-/// The host operations the store needs; implemented by the host bucket (see `lib.rs`) and by
-/// an in-memory fake in the tests.
-pub trait Backend {
-    /// The value and version stored under `key`, if any.
-    fn get_versioned(&self, key: &str) -> Result<Option<Entry>, KvError>;
-    /// Apply `writes` atomically; see `keyvalue-atomics.commit`.
-    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError>;
-}
+use wasmplug_guest::keyvalue_atomics::{CommitError, Precondition, Write};
+use wasmplug_guest::kv::{self, Backend, KvError};
 
 /// `get`: the live value of `key`, or `None` if it is missing or expired.
 pub fn get(backend: &impl Backend, key: &str, now_ms: u64) -> Result<Option<Item>, Error> {
@@ -132,27 +123,13 @@ enum ReadError {
 impl ReadError {
     fn describe(&self, key: &str) -> String {
         match self {
-            ReadError::Host(err) => format!(
-                "host bucket read of key {key:?} failed: {}",
-                describe_kv_error(err)
-            ),
+            ReadError::Host(err) => kv::read_failure(key, err),
             ReadError::Corrupt(err) => format!("stored value of key {key:?} is corrupt: {err}"),
         }
     }
 
     fn into_error(self, key: &str) -> Error {
         Error::Other(self.describe(key))
-    }
-}
-
-/// A readable cause for a host key-value error.
-pub fn describe_kv_error(err: &KvError) -> String {
-    match err {
-        KvError::NoSuchStore => {
-            "no such store (is the bucket granted to this component?)".to_owned()
-        }
-        KvError::AccessDenied => "access denied".to_owned(),
-        KvError::Other(msg) => msg.clone(),
     }
 }
 
@@ -339,7 +316,7 @@ impl<B: Backend> Transaction<'_, B> {
             Err(CommitError::Store(err)) => Err(Error::Other(format!(
                 "host bucket commit of {} write(s) failed: {}",
                 self.writes.len(),
-                describe_kv_error(&err)
+                kv::describe_kv_error(&err)
             ))),
         }
     }

@@ -1,127 +1,15 @@
 //! Broker semantics against an in-memory fake of the host's versioned bucket.
 
-use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+use wasmplug_guest::testing::{FakeBucket as Fake, pairs as md};
 
 use super::*;
 use crate::exports::wasmplug::dapr::pubsub::BulkEntry;
 
-type Map = BTreeMap<String, (Vec<u8>, u64)>;
-/// An action the fake runs just before a commit: simulates a concurrent writer.
-type Hook = Box<dyn FnOnce(&Fake)>;
-
-/// A host bucket: versions are unique and strictly increasing; `commit` applies all or
-/// nothing, checking each precondition against the state left by the earlier writes.
-#[derive(Default)]
-struct Fake {
-    entries: RefCell<Map>,
-    last_version: Cell<u64>,
-    commits: Cell<usize>,
-    reads: Cell<usize>,
-    /// Run one per commit, first first, before the commit is applied.
-    before_commit: RefCell<Vec<Hook>>,
-    /// While set, every commit fails with a store error.
-    broken: Cell<bool>,
-}
-
-impl Fake {
-    fn put_raw(&self, key: &str, value: &[u8]) {
-        self.last_version.set(self.last_version.get() + 1);
-        self.entries
-            .borrow_mut()
-            .insert(key.to_owned(), (value.to_vec(), self.last_version.get()));
-    }
-
-    fn remove_raw(&self, key: &str) {
-        self.entries.borrow_mut().remove(key);
-    }
-
-    fn contains(&self, key: &str) -> bool {
-        self.entries.borrow().contains_key(key)
-    }
-
-    fn counter(&self, key: &str) -> Option<u64> {
-        self.entries
-            .borrow()
-            .get(key)
-            .map(|(v, _)| keys::decode_counter(v).expect("counter"))
-    }
-
-    fn message_keys(&self) -> Vec<String> {
-        self.entries
-            .borrow()
-            .keys()
-            .filter(|k| k.starts_with("m/"))
-            .cloned()
-            .collect()
-    }
-
-    fn on_next_commit(&self, hook: impl FnOnce(&Fake) + 'static) {
-        self.before_commit.borrow_mut().push(Box::new(hook));
-    }
-}
-
-impl Backend for Fake {
-    fn get_versioned(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        self.reads.set(self.reads.get() + 1);
-        Ok(self
-            .entries
-            .borrow()
-            .get(key)
-            .map(|(value, version)| Entry {
-                value: value.clone(),
-                version: *version,
-            }))
-    }
-
-    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
-        let hook = {
-            let mut hooks = self.before_commit.borrow_mut();
-            (!hooks.is_empty()).then(|| hooks.remove(0))
-        };
-        if let Some(hook) = hook {
-            hook(self);
-        }
-        if self.broken.get() {
-            return Err(CommitError::Store(KvError::Other("disk on fire".into())));
-        }
-        self.commits.set(self.commits.get() + 1);
-        let mut next = self.entries.borrow().clone();
-        let mut versions = Vec::new();
-        let mut last = self.last_version.get();
-        for (index, write) in writes.iter().enumerate() {
-            let current = next.get(&write.key).map(|(_, v)| *v);
-            let holds = match write.precondition {
-                Precondition::Any => true,
-                Precondition::Absent => current.is_none(),
-                Precondition::Version(v) => current == Some(v),
-            };
-            if !holds {
-                return Err(CommitError::Conflict(u32::try_from(index).expect("index")));
-            }
-            match &write.value {
-                Some(value) => {
-                    last += 1;
-                    next.insert(write.key.clone(), (value.clone(), last));
-                    versions.push(last);
-                }
-                None => {
-                    next.remove(&write.key);
-                    versions.push(0);
-                }
-            }
-        }
-        *self.entries.borrow_mut() = next;
-        self.last_version.set(last);
-        Ok(versions)
-    }
-}
-
-fn md(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+/// Every message key of every topic, in order.
+fn message_keys(fake: &Fake) -> Vec<String> {
+    fake.keys_with_prefix("m/")
 }
 
 fn pub_req(topic: &str, data: &str) -> PublishRequest {
@@ -317,7 +205,7 @@ fn acked_messages_never_come_back() {
     // Acking m1 moves head past the deleted m2 and m3, to the tail.
     ok_ack(&mut broker, &fake, &got[1]);
     assert_eq!(fake.counter(&keys.head), Some(4));
-    assert!(fake.message_keys().is_empty());
+    assert!(message_keys(&fake).is_empty());
     broker.subscribe("t").expect("subscribe");
     assert!(fetch_all(&mut broker, &fake, "t").is_empty());
     send(&fake, "t", "m4");
@@ -345,7 +233,7 @@ fn topics_are_isolated() {
     );
     assert_eq!(datas(&fetch_all(&mut broker, &fake, "a")), ["a0", "a1"]);
     ok_ack(&mut broker, &fake, &b[0]);
-    assert_eq!(fake.message_keys().len(), 2);
+    assert_eq!(message_keys(&fake).len(), 2);
 }
 
 #[test]
@@ -371,7 +259,7 @@ fn restart_redelivers_unacked_but_not_acked() {
     assert!(again.iter().all(|d| !ids_before.contains(&d.id)));
     ok_ack(&mut after, &fake, &again[0]);
     ok_ack(&mut after, &fake, &again[1]);
-    assert!(fake.message_keys().is_empty());
+    assert!(message_keys(&fake).is_empty());
     assert!(fetch_all(&mut Broker::new(), &fake, "t").is_empty());
 }
 
@@ -429,8 +317,8 @@ fn corrupt_records_are_errors_not_panics() {
         assert!(matches!(broker.fetch(&fake, "t", 1), Err(Error::Other(_))));
     }
     // Head past tail.
-    fake.put_raw(&keys.tail, &keys::encode_counter(1));
-    fake.put_raw(&keys.head, &keys::encode_counter(5));
+    fake.put_raw(&keys.tail, &counter::encode(1));
+    fake.put_raw(&keys.head, &counter::encode(5));
     assert!(matches!(broker.fetch(&fake, "t", 1), Err(Error::Other(_))));
 }
 
@@ -455,15 +343,15 @@ fn publish_gives_up_after_bounded_conflicts() {
         fake.on_next_commit(|fake| {
             let tail = TopicKeys::new("t").tail;
             let next = fake.counter(&tail).unwrap_or(0) + 1;
-            fake.put_raw(&tail, &keys::encode_counter(next));
+            fake.put_raw(&tail, &counter::encode(next));
         });
     }
     match publish(&fake, pub_req("t", "x")) {
         Err(Error::Other(msg)) => assert!(msg.contains("gave up"), "{msg}"),
         other => panic!("expected other, got {other:?}"),
     }
-    assert!(fake.message_keys().is_empty());
-    assert_eq!(fake.commits.get(), MAX_COMMIT_ATTEMPTS);
+    assert!(message_keys(&fake).is_empty());
+    assert_eq!(fake.commits(), MAX_COMMIT_ATTEMPTS);
 }
 
 #[test]
@@ -511,7 +399,7 @@ fn bulk_publish_appends_in_order_and_reports_failures_per_entry() {
         "{}",
         failures[0].error
     );
-    assert_eq!(fake.commits.get(), 1, "one commit for the whole batch");
+    assert_eq!(fake.commits(), 1, "one commit for the whole batch");
 
     let got = fetch_all(&mut broker, &fake, "t");
     assert_eq!(datas(&got), ["one", "three"]);
@@ -549,8 +437,8 @@ fn bulk_publish_commits_in_chunks_and_reports_failed_chunks() {
     };
     // The second chunk's commit fails at the store.
     fake.on_next_commit(|_| {});
-    fake.on_next_commit(|fake| fake.broken.set(true));
-    fake.on_next_commit(|fake| fake.broken.set(false));
+    fake.on_next_commit(|fake| fake.fail_commits(true));
+    fake.on_next_commit(|fake| fake.fail_commits(false));
     let failures = bulk_publish(&fake, request).expect("bulk publish");
     let failed: Vec<_> = failures.iter().map(|f| f.entry_id.clone()).collect();
     let want: Vec<_> = (MAX_BULK_CHUNK..MAX_BULK_CHUNK * 2)
@@ -598,7 +486,7 @@ fn empty_and_oversized_arguments_are_invalid() {
         publish(&fake, big),
         Err(Error::InvalidArgument(_))
     ));
-    assert!(fake.entries.borrow().is_empty());
+    assert!(fake.is_empty());
 }
 
 #[test]
@@ -634,7 +522,7 @@ fn failed_ack_leaves_the_message_in_flight_for_a_retry() {
     let mut broker = Broker::new();
     send(&fake, "t", "m0");
     let got = fetch_all(&mut broker, &fake, "t");
-    fake.broken.set(true);
+    fake.fail_commits(true);
     assert!(matches!(
         broker.ack(&fake, "t", &got[0].id, None),
         Err(Error::Other(_))
@@ -643,9 +531,9 @@ fn failed_ack_leaves_the_message_in_flight_for_a_retry() {
         fetch_all(&mut broker, &fake, "t").is_empty(),
         "still in flight"
     );
-    fake.broken.set(false);
+    fake.fail_commits(false);
     ok_ack(&mut broker, &fake, &got[0]);
-    assert!(fake.message_keys().is_empty());
+    assert!(message_keys(&fake).is_empty());
 }
 
 #[test]
@@ -658,7 +546,9 @@ fn ack_retries_when_head_moves_concurrently() {
     let got = fetch_all(&mut broker, &fake, "t");
     // Someone rewrites head (same value, new version) just before our commit.
     let head_key = keys.head.clone();
-    fake.on_next_commit(move |fake| fake.put_raw(&head_key, &keys::encode_counter(0)));
+    fake.on_next_commit(move |fake| {
+        fake.put_raw(&head_key, &counter::encode(0));
+    });
     ok_ack(&mut broker, &fake, &got[0]);
     assert_eq!(fake.counter(&keys.head), Some(1));
     assert!(!fake.contains(&keys.message(0)));
@@ -691,9 +581,9 @@ fn a_scan_reads_a_bounded_number_of_keys() {
     for seq in 0..u64::try_from(total - 1).expect("fits") {
         fake.remove_raw(&keys.message(seq));
     }
-    let reads = fake.reads.get();
+    let reads = fake.reads();
     assert!(fetch_all(&mut broker, &fake, "t").is_empty());
-    assert!(fake.reads.get() - reads <= MAX_SCAN_READS + 2);
+    assert!(fake.reads() - reads <= MAX_SCAN_READS + 2);
     // The head moved, so the next fetch finds the last message.
     assert_eq!(
         datas(&fetch_all(&mut broker, &fake, "t")),

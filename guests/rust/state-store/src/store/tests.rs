@@ -1,102 +1,11 @@
 //! Store semantics against an in-memory fake of the host's versioned bucket.
 
-use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use wasmplug_guest::testing::{FakeBucket as Fake, pairs as md};
 
 use super::*;
 use crate::exports::wasmplug::dapr::state_store::{Consistency, StateOptions};
 
-type Map = BTreeMap<String, (Vec<u8>, u64)>;
-/// A one-shot action run by the fake just before a commit.
-type Hook = Box<dyn FnOnce(&Fake)>;
-
-/// A host bucket: versions are unique and strictly increasing; `commit` applies all or
-/// nothing, checking each precondition against the state left by the earlier writes.
-#[derive(Default)]
-struct Fake {
-    entries: RefCell<Map>,
-    last_version: Cell<u64>,
-    commits: Cell<usize>,
-    /// Runs once, just before the next commit: simulates a concurrent writer.
-    before_commit: RefCell<Option<Hook>>,
-}
-
-impl Fake {
-    fn next_version(&self) -> u64 {
-        self.last_version.set(self.last_version.get() + 1);
-        self.last_version.get()
-    }
-
-    /// Write raw bytes directly, bypassing the store.
-    fn put_raw(&self, key: &str, value: &[u8]) -> u64 {
-        let version = self.next_version();
-        self.entries
-            .borrow_mut()
-            .insert(key.to_owned(), (value.to_vec(), version));
-        version
-    }
-
-    fn contains(&self, key: &str) -> bool {
-        self.entries.borrow().contains_key(key)
-    }
-}
-
-impl Backend for Fake {
-    fn get_versioned(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        Ok(self
-            .entries
-            .borrow()
-            .get(key)
-            .map(|(value, version)| Entry {
-                value: value.clone(),
-                version: *version,
-            }))
-    }
-
-    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
-        if let Some(hook) = self.before_commit.borrow_mut().take() {
-            hook(self);
-        }
-        self.commits.set(self.commits.get() + 1);
-        let mut next = self.entries.borrow().clone();
-        let mut versions = Vec::new();
-        let mut last = self.last_version.get();
-        for (index, write) in writes.iter().enumerate() {
-            let current = next.get(&write.key).map(|(_, v)| *v);
-            let holds = match write.precondition {
-                Precondition::Any => true,
-                Precondition::Absent => current.is_none(),
-                Precondition::Version(v) => current == Some(v),
-            };
-            if !holds {
-                return Err(CommitError::Conflict(u32::try_from(index).expect("index")));
-            }
-            match &write.value {
-                Some(value) => {
-                    last += 1;
-                    next.insert(write.key.clone(), (value.clone(), last));
-                    versions.push(last);
-                }
-                None => {
-                    next.remove(&write.key);
-                    versions.push(0);
-                }
-            }
-        }
-        *self.entries.borrow_mut() = next;
-        self.last_version.set(last);
-        Ok(versions)
-    }
-}
-
 const NOW: u64 = 1_795_789_992_000; // 2026-11-27T14:33:12Z
-
-fn md(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 fn options(concurrency: Concurrency) -> StateOptions {
     StateOptions {
@@ -302,7 +211,7 @@ fn bad_ttl_values_are_rejected() {
         ));
     }
     assert!(!fake.contains("k"));
-    assert_eq!(fake.commits.get(), 0);
+    assert_eq!(fake.commits(), 0);
 }
 
 #[test]
@@ -452,7 +361,7 @@ fn bulk_set_is_all_or_nothing() {
     set(&fake, set_req("a", "1")).expect("set");
     set(&fake, set_req("b", "1")).expect("set");
     let etag_b = etag(&fake, "b");
-    let commits = fake.commits.get();
+    let commits = fake.commits();
 
     let ops = vec![
         Operation::Set(with_etag(set_req("b", "2"), &etag_b)),
@@ -460,7 +369,7 @@ fn bulk_set_is_all_or_nothing() {
     ];
     assert_mismatch(apply(&fake, ops, &[], NOW));
     assert_eq!(
-        fake.commits.get(),
+        fake.commits(),
         commits,
         "nothing is sent when a check fails"
     );
@@ -479,7 +388,7 @@ fn bulk_set_is_all_or_nothing() {
     ];
     apply(&fake, ops, &[], NOW).expect("bulk set");
     assert_eq!(
-        fake.commits.get(),
+        fake.commits(),
         commits + 1,
         "one commit for the whole batch"
     );
@@ -511,7 +420,7 @@ fn bulk_delete_is_all_or_nothing() {
 fn transaction_order() {
     let fake = Fake::default();
     set(&fake, set_req("k1", "v1")).expect("set");
-    let commits = fake.commits.get();
+    let commits = fake.commits();
     let ops = vec![
         Operation::Delete(del_req("k1", None)),
         Operation::Set(set_req("k2", "v2")),
@@ -519,7 +428,7 @@ fn transaction_order() {
         Operation::Set(set_req("k3", "v3")),
     ];
     apply(&fake, ops, &md(&[("partitionKey", "p")]), NOW).expect("transact");
-    assert_eq!(fake.commits.get(), commits + 1);
+    assert_eq!(fake.commits(), commits + 1);
     assert_eq!(data(&fake, "k1"), None);
     assert_eq!(data(&fake, "k2"), None);
     assert_eq!(data(&fake, "k3").as_deref(), Some("v3"));
@@ -594,7 +503,7 @@ fn a_concurrent_write_between_check_and_commit_is_a_mismatch() {
     let fake = Fake::default();
     set(&fake, set_req("k", "mine")).expect("set");
     let good = etag(&fake, "k");
-    *fake.before_commit.borrow_mut() = Some(Box::new(|fake: &Fake| {
+    fake.on_next_commit(|fake| {
         fake.put_raw(
             "k",
             &Record {
@@ -604,12 +513,12 @@ fn a_concurrent_write_between_check_and_commit_is_a_mismatch() {
             .encode()
             .expect("encode"),
         );
-    }));
+    });
     assert_mismatch(set(&fake, with_etag(set_req("k", "lost"), &good)));
     assert_eq!(data(&fake, "k").as_deref(), Some("theirs"));
 
-    *fake.before_commit.borrow_mut() = Some(Box::new(|fake: &Fake| {
+    fake.on_next_commit(|fake| {
         fake.put_raw("new", &Record::default().encode().expect("encode"));
-    }));
+    });
     assert_mismatch(set(&fake, first_write(set_req("new", "mine"))));
 }
