@@ -1,7 +1,7 @@
 //! # wasmplug
 //!
-//! Host Dapr building-block components (state stores today; pub/sub, bindings and secret
-//! stores next) as sandboxed WebAssembly components, in-process, with wasmtime.
+//! Host Dapr building-block components (state stores, pub/sub brokers, input and output
+//! bindings, secret stores) as sandboxed WebAssembly components, in-process, with wasmtime.
 //!
 //! A component implements a WIT world from this repository's `wit/` folder in any language
 //! that compiles to a WebAssembly component. The host loads components from a YAML config,

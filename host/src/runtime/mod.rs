@@ -4,12 +4,12 @@
 //! - [`inspect`]: what a component exports and imports, and whether it fits its config;
 //! - [`component`]: a loaded (compiled, validated, linked) component;
 //! - [`sandbox`]: one instance's store: WASI context from its grants, memory limit, deadline;
-//! - [`stdio`]: guest stdout/stderr into `tracing`;
-//! - [`guest`]: the supervisor that owns one instance and rebuilds it after a fault;
+//! - `stdio`: guest stdout/stderr into `tracing`;
+//! - `guest`: the supervisor that owns one instance and rebuilds it after a fault;
 //! - [`error`]: the typed errors of all of the above.
 //!
 //! Nothing here knows a building block's types: blocks sit above and call through
-//! [`guest`].
+//! `guest`.
 
 pub mod cache;
 pub mod component;

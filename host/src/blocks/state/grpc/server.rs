@@ -1,6 +1,6 @@
 //! The server adapter: Dapr's `StateStore`, `TransactionalStateStore`,
 //! `QueriableStateStore` and `TransactionalStoreMultiMaxSize` services over any
-//! [`StateStore`], one instance per Dapr instance name.
+//! [`StateStore`](crate::blocks::state::StateStore), one instance per Dapr instance name.
 
 use std::sync::Arc;
 
