@@ -293,17 +293,20 @@ impl<W: World> Guest<W> {
             let message = "init has not been called (or failed)".to_owned();
             return Err(self.fault(operation, FaultKind::NotInitialized, message));
         };
-        let live = match slot.live.take() {
-            Some(live) => live,
-            None => match self.start(&metadata).await? {
-                Ok(live) => live,
+        if slot.live.is_none() {
+            match self.start(&metadata).await? {
+                Ok(live) => slot.live = Some(live),
                 Err(e) => {
                     let message = format!("re-initialising the instance failed: {e:?}");
                     return Err(self.fault(operation, FaultKind::Instantiate, message));
                 }
-            },
+            }
+        }
+        // Borrowed in place: the live instance (store and bindings) is never moved per call.
+        let Some(live) = slot.live.as_mut() else {
+            let message = "no live instance after a successful start".to_owned();
+            return Err(self.fault(operation, FaultKind::Instantiate, message));
         };
-        let live = slot.live.insert(live);
         self.arm(&mut live.store);
         match f(&live.bindings, &mut live.store).await {
             Ok(r) => {
