@@ -7,6 +7,7 @@
 pub mod client;
 pub mod discovery;
 pub mod instances;
+pub mod metadata;
 pub mod pump;
 pub mod status;
 

@@ -43,9 +43,7 @@ impl GrpcPubSub {
 impl PubSub for GrpcPubSub {
     async fn init(&self, metadata: Metadata) -> Result<(), BlockError> {
         let msg = pb::PubSubInitRequest {
-            metadata: Some(pb::MetadataRequest {
-                properties: md_out(metadata),
-            }),
+            metadata: crate::grpc::metadata::to_init(metadata),
         };
         self.client()
             .init(self.conn.request(msg))

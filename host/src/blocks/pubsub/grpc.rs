@@ -105,11 +105,7 @@ fn response(d: Delivery) -> pb::PullMessagesResponse {
 impl PubSubService for PubSubServices {
     async fn init(&self, request: Request<pb::PubSubInitRequest>) -> R<pb::PubSubInitResponse> {
         let (name, ps) = self.instances.create(&request)?;
-        let metadata = request
-            .into_inner()
-            .metadata
-            .map(|m| md(m.properties))
-            .unwrap_or_default();
+        let metadata = crate::grpc::metadata::from_init(request.into_inner().metadata);
         ps.init(metadata).await.map_err(block_status)?;
         self.instances.register(name, ps);
         Ok(Response::new(pb::PubSubInitResponse {}))

@@ -85,10 +85,7 @@ impl SecretStoreService for SecretStoreServices {
         request: Request<pb::SecretStoreInitRequest>,
     ) -> R<pb::SecretStoreInitResponse> {
         let (name, store) = self.instances.create(&request)?;
-        let mut metadata = Metadata::new();
-        if let Some(m) = request.into_inner().metadata {
-            metadata.extend(m.properties);
-        }
+        let metadata = crate::grpc::metadata::from_init(request.into_inner().metadata);
         store.init(metadata).await.map_err(block_status)?;
         self.instances.register(name, store);
         Ok(Response::new(pb::SecretStoreInitResponse {}))
@@ -157,9 +154,7 @@ crate::grpc::client::client_adapter!(
 impl SecretStore for GrpcSecretStore {
     async fn init(&self, metadata: Metadata) -> Result<(), BlockError> {
         let msg = pb::SecretStoreInitRequest {
-            metadata: Some(pb::MetadataRequest {
-                properties: md_out(metadata),
-            }),
+            metadata: crate::grpc::metadata::to_init(metadata),
         };
         self.client()
             .init(self.conn.request(msg))

@@ -71,11 +71,7 @@ impl InputBindingService for InputBindingServices {
         request: Request<pb::InputBindingInitRequest>,
     ) -> R<pb::InputBindingInitResponse> {
         let (name, b) = self.instances.create(&request)?;
-        let metadata = request
-            .into_inner()
-            .metadata
-            .map(|m| md(m.properties))
-            .unwrap_or_default();
+        let metadata = crate::grpc::metadata::from_init(request.into_inner().metadata);
         b.init(metadata).await.map_err(block_status)?;
         self.instances.register(name, b);
         Ok(Response::new(pb::InputBindingInitResponse {}))
@@ -203,9 +199,7 @@ impl GrpcInputBinding {
 impl InputBinding for GrpcInputBinding {
     async fn init(&self, metadata: Metadata) -> Result<(), BlockError> {
         let msg = pb::InputBindingInitRequest {
-            metadata: Some(pb::MetadataRequest {
-                properties: metadata.into_iter().collect(),
-            }),
+            metadata: crate::grpc::metadata::to_init(metadata),
         };
         self.client()
             .init(self.conn.request(msg))

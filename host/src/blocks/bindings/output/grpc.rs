@@ -129,10 +129,7 @@ impl OutputBindingService for OutputBindingServices {
         request: Request<pb::OutputBindingInitRequest>,
     ) -> R<pb::OutputBindingInitResponse> {
         let (name, binding) = self.instances.create(&request)?;
-        let mut metadata = Metadata::new();
-        if let Some(m) = request.into_inner().metadata {
-            metadata.extend(m.properties);
-        }
+        let metadata = crate::grpc::metadata::from_init(request.into_inner().metadata);
         binding.init(metadata).await.map_err(block_status)?;
         let operations: Arc<[String]> = binding
             .list_operations()
@@ -212,9 +209,7 @@ crate::grpc::client::client_adapter!(
 impl OutputBinding for GrpcOutputBinding {
     async fn init(&self, metadata: Metadata) -> Result<(), BlockError> {
         let msg = pb::OutputBindingInitRequest {
-            metadata: Some(pb::MetadataRequest {
-                properties: md_out(metadata),
-            }),
+            metadata: crate::grpc::metadata::to_init(metadata),
         };
         self.client()
             .init(self.conn.request(msg))

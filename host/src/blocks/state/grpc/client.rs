@@ -19,9 +19,7 @@ crate::grpc::client::client_adapter!(
 impl StateStore for GrpcStateStore {
     async fn init(&self, metadata: Metadata) -> Result<(), StateError> {
         let msg = pb::InitRequest {
-            metadata: Some(pb::MetadataRequest {
-                properties: md_out(metadata),
-            }),
+            metadata: crate::grpc::metadata::to_init(metadata),
         };
         self.client()
             .init(self.conn.request(msg))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::super::{
-    BulkGetItem, Metadata, Pagination, Query, QueryRequest, SortOrder, Sorting, TransactOperation,
+    BulkGetItem, Pagination, Query, QueryRequest, SortOrder, Sorting, TransactOperation,
     TransactRequest,
 };
 use super::SharedStateStore;
@@ -74,10 +74,7 @@ type R<T> = Result<Response<T>, Status>;
 impl StateStoreService for StateServices {
     async fn init(&self, request: Request<pb::InitRequest>) -> R<pb::InitResponse> {
         let (name, store) = self.instances.create(&request)?;
-        let mut metadata = Metadata::new();
-        if let Some(m) = request.into_inner().metadata {
-            metadata.extend(m.properties);
-        }
+        let metadata = crate::grpc::metadata::from_init(request.into_inner().metadata);
         store.init(metadata).await.map_err(to_status)?;
         self.instances.register(name, store);
         Ok(Response::new(pb::InitResponse {}))
