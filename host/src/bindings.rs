@@ -11,9 +11,15 @@ pub mod host_world {
         with: {
             "wasmplug:dapr/keyvalue-store.bucket": crate::host_imports::resource::BucketResource,
         },
-        // Writes may wait on I/O (an fsync, later a network round trip): async, so the
-        // backend can run them off the executor (see `host_imports::keyvalue`).
+        // Every bucket operation may wait on I/O (a Redis round trip, an fsync): async, so
+        // the backend awaits it instead of blocking an executor thread (see
+        // `host_imports::keyvalue`). Opening and dropping a handle touch no backend.
         imports: {
+            "wasmplug:dapr/keyvalue-store.[method]bucket.get": async,
+            "wasmplug:dapr/keyvalue-store.[method]bucket.exists": async,
+            "wasmplug:dapr/keyvalue-store.[method]bucket.list-keys": async,
+            "wasmplug:dapr/keyvalue-atomics.get-versioned": async,
+            "wasmplug:dapr/keyvalue-batch.get-many": async,
             "wasmplug:dapr/keyvalue-store.[method]bucket.set": async,
             "wasmplug:dapr/keyvalue-store.[method]bucket.delete": async,
             "wasmplug:dapr/keyvalue-atomics.increment": async,

@@ -31,6 +31,9 @@ pub enum Error {
     /// A component could not be loaded.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// A configured key-value store cannot be set up.
+    #[error(transparent)]
+    Store(#[from] crate::kv::redis::StoreError),
     /// An instance of a component could not be created.
     #[error(transparent)]
     Instance(#[from] InstanceError),
@@ -71,7 +74,10 @@ impl Host {
 
     /// Loads every component of `config` into `runtime`.
     pub fn with_runtime(config: Config, runtime: Arc<Runtime>) -> Result<Self, Error> {
-        let kv = Arc::new(KvManager::new(config.data_dir.clone()));
+        let kv = Arc::new(KvManager::with_redis(
+            config.data_dir.clone(),
+            &config.key_value_stores,
+        )?);
         let mut components = BTreeMap::new();
         for c in &config.components {
             let loaded =
@@ -135,7 +141,7 @@ impl Host {
         for g in &component.config.grants.key_value {
             let b = self
                 .kv
-                .open(g.backend, name, instance, &g.bucket)
+                .open(&g.backend, name, instance, &g.bucket)
                 .map_err(|source| InstanceError::Bucket {
                     component: name.to_owned(),
                     bucket: g.bucket.clone(),

@@ -7,23 +7,32 @@ use std::path::Path;
 
 use super::error::Invalid;
 use super::model::{DirGrant, Grants, KeyValueGrant, TcpGrant};
-use super::raw::{NameValue, RawDir, RawGrants, RawKv};
+use super::raw::{NameValue, RawBackend, RawDir, RawGrants, RawKv};
+use crate::kv::Backend;
 
-/// Resolves every grant of one component, host paths against `base`.
-pub(super) fn resolve_grants(raw: RawGrants, base: &Path) -> Result<Grants, Invalid> {
+/// Resolves every grant of one component, host paths against `base`; `stores` are the
+/// names of the configured key-value stores.
+pub(super) fn resolve_grants(
+    raw: RawGrants,
+    base: &Path,
+    stores: &BTreeSet<String>,
+) -> Result<Grants, Invalid> {
     Ok(Grants {
-        key_value: key_value(raw.key_value)?,
+        key_value: key_value(raw.key_value, stores)?,
         dirs: dirs(raw.dirs, base)?,
         env: env(raw.env)?,
         tcp: tcp(raw.tcp)?,
     })
 }
 
-/// `grants.keyValue`: a non-empty bucket name, each granted once whatever its backend.
-fn key_value(raw: Vec<RawKv>) -> Result<Vec<KeyValueGrant>, Invalid> {
+/// `grants.keyValue`: a non-empty bucket name, each granted once whatever its store, and
+/// a store that is built in or configured.
+fn key_value(raw: Vec<RawKv>, stores: &BTreeSet<String>) -> Result<Vec<KeyValueGrant>, Invalid> {
     let mut buckets = BTreeSet::new();
     let mut grants = Vec::with_capacity(raw.len());
-    for (i, RawKv { bucket, backend }) in raw.into_iter().enumerate() {
+    for (i, raw) in raw.into_iter().enumerate() {
+        let backend = kv_backend(i, &raw, stores)?;
+        let bucket = raw.bucket;
         let key = format!("grants.keyValue[{i}].bucket");
         if bucket.is_empty() {
             return Err(Invalid::new(key, "must not be empty"));
@@ -37,6 +46,27 @@ fn key_value(raw: Vec<RawKv>) -> Result<Vec<KeyValueGrant>, Invalid> {
         grants.push(KeyValueGrant { bucket, backend });
     }
     Ok(grants)
+}
+
+/// Where entry `i` of `grants.keyValue` keeps its data.
+fn kv_backend(i: usize, raw: &RawKv, stores: &BTreeSet<String>) -> Result<Backend, Invalid> {
+    let key = || format!("grants.keyValue[{i}].store");
+    match (&raw.store, raw.backend) {
+        (Some(_), Some(_)) => Err(Invalid::new(key(), "set store or backend, not both")),
+        (None, Some(RawBackend::Memory)) => Ok(Backend::Memory),
+        (None, Some(RawBackend::Durable) | None) => Ok(Backend::Durable),
+        (Some(name), None) => match name.as_str() {
+            "durable" => Ok(Backend::Durable),
+            "memory" => Ok(Backend::Memory),
+            _ if stores.contains(name) => Ok(Backend::Redis(name.clone())),
+            _ => Err(Invalid::new(
+                key(),
+                format!(
+                    "no key-value store {name:?}: define it under keyValueStores, or use durable or memory"
+                ),
+            )),
+        },
+    }
 }
 
 /// `grants.dirs`: see [`dir`]; each guest path granted once.

@@ -11,6 +11,7 @@ use super::model::{ComponentConfig, Config};
 use super::name::{check_name, component_name};
 use super::raw::{RawComponent, RawFile};
 use super::resolve::resolve_component;
+use super::stores::resolve_stores;
 
 /// The `apiVersion` this host understands.
 pub const API_VERSION: &str = "wasmplug.dev/v1alpha1";
@@ -30,12 +31,26 @@ impl Config {
     }
 
     /// Parses config text as if it were the file `file`, resolving relative paths against
-    /// `base`.
+    /// `base`. `urlFromEnv` reads this process's environment.
     pub fn parse(text: &str, file: &Path, base: &Path) -> Result<Self, ConfigError> {
+        Self::parse_with_env(text, file, base, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::parse`], reading environment variables through `env`.
+    pub fn parse_with_env(
+        text: &str,
+        file: &Path,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let de = serde_norway::Deserializer::from_str(text);
         let raw: RawFile =
             serde_path_to_error::deserialize(de).map_err(|e| ConfigError::shape(file, None, e))?;
         check_header(&raw).map_err(|e| e.in_file(file))?;
+        let key_value_stores =
+            resolve_stores(raw.key_value_stores, base, env).map_err(|e| e.in_file(file))?;
+        let store_names: BTreeSet<String> =
+            key_value_stores.iter().map(|s| s.name.clone()).collect();
         Ok(Config {
             file: file.to_owned(),
             data_dir: base.join(
@@ -47,7 +62,8 @@ impl Config {
                 Some(d) => Some(base.join(d)),
                 None => default_cache_dir(),
             },
-            components: components(raw.components, file, base)?,
+            components: components(raw.components, file, base, &store_names)?,
+            key_value_stores,
         })
     }
 }
@@ -101,6 +117,7 @@ fn components(
     entries: Vec<serde_norway::Value>,
     file: &Path,
     base: &Path,
+    stores: &BTreeSet<String>,
 ) -> Result<Vec<ComponentConfig>, ConfigError> {
     let mut names = BTreeSet::new();
     let mut components = Vec::with_capacity(entries.len());
@@ -109,7 +126,8 @@ fn components(
         check_name(&name, &mut names).map_err(|e| e.in_component(file, &name))?;
         let raw: RawComponent = serde_path_to_error::deserialize(entry)
             .map_err(|e| ConfigError::shape(file, Some(&name), e))?;
-        let component = resolve_component(raw, base).map_err(|e| e.in_component(file, &name))?;
+        let component =
+            resolve_component(raw, base, stores).map_err(|e| e.in_component(file, &name))?;
         components.push(component);
     }
     if components.is_empty() {

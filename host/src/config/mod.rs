@@ -9,6 +9,10 @@
 //! apiVersion: wasmplug.dev/v1alpha1
 //! kind: Components
 //! dataDir: .wasmplug/data          # durable key-value buckets (default shown)
+//! keyValueStores:                  # optional: stores shared across processes
+//!   - name: shared
+//!     type: redis
+//!     urlFromEnv: REDIS_URL        # or url: redis://host:6379/0
 //! components:
 //!   - name: statestore
 //!     type: state
@@ -22,7 +26,7 @@
 //!     grants:
 //!       keyValue:
 //!         - bucket: state
-//!           backend: durable       # or memory
+//!           store: durable         # default; or memory, or a keyValueStores name
 //!       dirs:
 //!         - hostPath: ./data
 //!           guestPath: /data
@@ -44,6 +48,7 @@ mod model;
 mod name;
 mod raw;
 mod resolve;
+mod stores;
 #[cfg(test)]
 mod test_util;
 

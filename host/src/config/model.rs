@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::BlockKind;
 use crate::kv::Backend;
+use crate::kv::redis::RedisConfig;
 
 /// A whole config file, resolved: paths are absolute, defaults filled in.
 #[derive(Debug, Clone)]
@@ -17,6 +18,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where compiled components are cached (`None` disables the cache).
     pub cache_dir: Option<PathBuf>,
+    /// The named key-value stores (`keyValueStores`), in file order.
+    pub key_value_stores: Vec<RedisConfig>,
     /// The components, in file order.
     pub components: Vec<ComponentConfig>,
 }

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::BlockKind;
-use crate::kv::Backend;
 
 /// The whole file. Components stay untyped here so each can be read on its own, with
 /// errors naming it (see [`super::load`]).
@@ -24,7 +23,55 @@ pub(super) struct RawFile {
     #[serde(default)]
     pub(super) cache_dir: Option<PathBuf>,
     #[serde(default)]
+    pub(super) key_value_stores: Vec<RawStore>,
+    #[serde(default)]
     pub(super) components: Vec<serde_norway::Value>,
+}
+
+/// One `keyValueStores` entry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawStore {
+    pub(super) name: String,
+    #[serde(rename = "type")]
+    #[expect(
+        dead_code,
+        reason = "one store type today; parsing it refuses any other"
+    )]
+    pub(super) kind: RawStoreType,
+    #[serde(default)]
+    pub(super) url: Option<String>,
+    #[serde(default)]
+    pub(super) url_from_env: Option<String>,
+    #[serde(default)]
+    pub(super) cluster: bool,
+    #[serde(default)]
+    pub(super) timeout: Option<String>,
+    #[serde(default)]
+    pub(super) connections: Option<usize>,
+    #[serde(default)]
+    pub(super) min_replicas: Option<u32>,
+    #[serde(default)]
+    pub(super) tls: Option<RawTls>,
+}
+
+/// The `type` of a store.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawStoreType {
+    Redis,
+}
+
+/// `keyValueStores[].tls`: PEM files, relative to the config file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawTls {
+    #[serde(default)]
+    pub(super) ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) key_file: Option<PathBuf>,
 }
 
 /// One entry of `components`.
@@ -74,13 +121,24 @@ pub(super) struct RawGrants {
     pub(super) tcp: Vec<String>,
 }
 
-/// One `grants.keyValue` entry; the backend defaults to durable.
+/// One `grants.keyValue` entry: `store` names a built-in or configured store; `backend`
+/// (the older key) a built-in one. Neither: durable.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawKv {
     pub(super) bucket: String,
     #[serde(default)]
-    pub(super) backend: Backend,
+    pub(super) backend: Option<RawBackend>,
+    #[serde(default)]
+    pub(super) store: Option<String>,
+}
+
+/// The built-in stores, as `backend:` names them.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawBackend {
+    Durable,
+    Memory,
 }
 
 /// One `grants.dirs` entry; read-write unless `readOnly`.
@@ -107,7 +165,7 @@ mod tests {
         ));
         assert_eq!(
             e.to_string(),
-            "/cfg/wasmplug.yaml: key `bogus`: unknown field `bogus`, expected one of `apiVersion`, `kind`, `dataDir`, `cacheDir`, `components` at line 3 column 1"
+            "/cfg/wasmplug.yaml: key `bogus`: unknown field `bogus`, expected one of `apiVersion`, `kind`, `dataDir`, `cacheDir`, `keyValueStores`, `components` at line 3 column 1"
         );
     }
 
@@ -143,7 +201,7 @@ mod tests {
             (
                 "grants:\n  keyValue:\n    - bucket: b\n      bakend: memory",
                 "grants.keyValue[0].bakend",
-                "unknown field `bakend`, expected `bucket` or `backend`",
+                "unknown field `bakend`, expected one of `bucket`, `backend`, `store`",
             ),
         ];
         for (body, key, message) in cases {
@@ -288,7 +346,12 @@ mod tests {
         let c = component(
             "grants:\n  keyValue:\n    - bucket: a\n    - bucket: b\n      backend: memory\n    - bucket: c\n      backend: durable",
         );
-        let backends: Vec<_> = c.grants.key_value.iter().map(|g| g.backend).collect();
+        let backends: Vec<_> = c
+            .grants
+            .key_value
+            .iter()
+            .map(|g| g.backend.clone())
+            .collect();
         assert_eq!(
             backends,
             [Backend::Durable, Backend::Memory, Backend::Durable]

@@ -17,16 +17,17 @@ const MAX_MEMORY_MIB: u64 = 4096;
 const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Resolves one component, relative paths against `base`. The error's key is relative to
-/// the component.
+/// the component. `stores` are the names of the configured key-value stores.
 pub(super) fn resolve_component(
     raw: RawComponent,
     base: &Path,
+    stores: &BTreeSet<String>,
 ) -> Result<ComponentConfig, Invalid> {
     Ok(ComponentConfig {
         wasm: base.join(&raw.wasm),
         metadata: resolve_metadata(raw.metadata)?,
         limits: resolve_limits(raw.limits)?,
-        grants: resolve_grants(raw.grants, base)?,
+        grants: resolve_grants(raw.grants, base, stores)?,
         name: raw.name,
         block: raw.block,
     })

@@ -17,6 +17,14 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, Path::new(FILE), Path::new("/cfg"))
 }
 
+/// Parses `text` as `/cfg/wasmplug.yaml`, with environment variables from `env`.
+pub(super) fn parse_with_env(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    Config::parse_with_env(text, Path::new(FILE), Path::new("/cfg"), env)
+}
+
 /// The error parsing `text` gives.
 pub(super) fn file_error(text: &str) -> ConfigError {
     match parse(text) {

@@ -1,11 +1,16 @@
 //! The `wasmplug:dapr/keyvalue-*` imports over [`crate::kv`] buckets.
 //!
-//! Reads are synchronous (short, in memory or page cache). Every write is an `async` import:
-//! a backend whose commit blocks on I/O ([`Bucket::commit_blocks`], e.g. the durable
-//! backend's fsync) runs on tokio's blocking pool, so it never stalls an executor thread;
-//! the guest's fiber is suspended meanwhile and other tasks keep running.
+//! Every import is `async`: a backend awaits its I/O (a Redis round trip, a redb fsync on
+//! the blocking pool) instead of blocking an executor thread, and the guest's fiber is
+//! suspended meanwhile. A local read is a ready future, so it costs next to nothing.
+//!
+//! While the host awaits a backend, the guest runs no code, so its epoch deadline cannot
+//! fire: every await here is bounded by the time left before the call's deadline instead,
+//! and an error names the component and the bucket.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::component::Resource;
 
@@ -14,7 +19,8 @@ use crate::bindings::{
     keyvalue_atomics as atomics, keyvalue_batch as batch, keyvalue_store as store,
 };
 use crate::kv::bucket::{
-    Bucket, CommitError, KvError, LIST_PAGE, MAX_COMMIT_WRITES, Precondition, Write, validate_key,
+    Bucket, CommitError, KvError, LIST_PAGE, MAX_COMMIT_WRITES, Precondition, Versioned, Write,
+    validate_key,
 };
 use crate::runtime::sandbox::InstanceState;
 
@@ -25,10 +31,6 @@ const MAX_BATCH: usize = MAX_COMMIT_WRITES;
 /// gives up with an error (each retry means another writer made progress).
 pub const MAX_INCREMENT_ATTEMPTS: usize = 100;
 
-fn store_err(e: KvError) -> store::Error {
-    store::Error::Other(e.to_string())
-}
-
 fn check_batch(n: usize) -> Result<(), store::Error> {
     if n > MAX_BATCH {
         return Err(store::Error::Other(format!(
@@ -38,30 +40,77 @@ fn check_batch(n: usize) -> Result<(), store::Error> {
     Ok(())
 }
 
-/// Runs one commit, off the executor when the backend blocks.
-async fn commit(bucket: &Arc<dyn Bucket>, writes: Vec<Write>) -> Result<Vec<u64>, CommitError> {
-    if !bucket.commit_blocks() {
-        return bucket.commit(&writes);
-    }
-    let bucket = bucket.clone();
-    tokio::task::spawn_blocking(move || bucket.commit(&writes))
-        .await
-        .unwrap_or_else(|e| {
-            Err(CommitError::Kv(KvError::Backend(format!(
-                "the commit task failed: {e}"
-            ))))
-        })
+/// A granted bucket as one import call sees it: the backend, where errors come from, and
+/// how long the call may still wait on it.
+struct Open {
+    bucket: Arc<dyn Bucket>,
+    component: Arc<str>,
+    name: String,
+    time_left: Duration,
 }
 
-/// A commit of unconditional writes: a conflict cannot happen.
-async fn commit_unconditional(
-    bucket: &Arc<dyn Bucket>,
-    writes: Vec<Write>,
-) -> Result<(), store::Error> {
-    commit(bucket, writes).await.map(drop).map_err(|e| match e {
-        CommitError::Kv(e) => store_err(e),
-        CommitError::Conflict(_) => store::Error::Other("unexpected write conflict".into()),
-    })
+impl Open {
+    /// A backend error as the guest sees it: naming the component and the bucket.
+    fn err(&self, e: KvError) -> store::Error {
+        store::Error::Other(format!(
+            "component {:?}, bucket {:?}: {e}",
+            self.component, self.name
+        ))
+    }
+
+    /// Awaits `op`, but not past the call's deadline.
+    async fn bounded<T, E: From<KvError>>(
+        &self,
+        op: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        match tokio::time::timeout(self.time_left, op).await {
+            Ok(r) => r,
+            Err(_) => Err(E::from(KvError::Backend(
+                "the call's deadline passed while waiting on the key-value store".into(),
+            ))),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, store::Error> {
+        validate_key(key).map_err(|e| self.err(e))?;
+        self.bounded(self.bucket.get(key))
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn commit(&self, writes: Vec<Write>) -> Result<Vec<u64>, CommitError> {
+        self.bounded(self.bucket.commit(writes)).await
+    }
+
+    /// A commit of unconditional writes: a conflict cannot happen.
+    async fn commit_unconditional(&self, writes: Vec<Write>) -> Result<(), store::Error> {
+        self.commit(writes).await.map(drop).map_err(|e| match e {
+            CommitError::Kv(e) => self.err(e),
+            CommitError::Conflict(_) => store::Error::Other("unexpected write conflict".into()),
+        })
+    }
+
+    /// Adds `delta` to the counter at `key` atomically: an optimistic read-modify-write
+    /// that retries while another writer got in between, but not forever.
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, store::Error> {
+        for _ in 0..MAX_INCREMENT_ATTEMPTS {
+            let current = self.get(key).await?;
+            let (new, precondition) = next_count(key, current, delta)?;
+            let write = Write {
+                key: key.to_owned(),
+                precondition,
+                value: Some(new.to_le_bytes().to_vec()),
+            };
+            match self.commit(vec![write]).await {
+                Ok(_) => return Ok(new),
+                Err(CommitError::Conflict(_)) => continue,
+                Err(CommitError::Kv(e)) => return Err(self.err(e)),
+            }
+        }
+        Err(store::Error::Other(format!(
+            "counter {key:?} changed under {MAX_INCREMENT_ATTEMPTS} attempts in a row (too many concurrent writers); try again"
+        )))
+    }
 }
 
 fn unconditional(key: String, value: Option<Vec<u8>>) -> Write {
@@ -76,7 +125,7 @@ fn unconditional(key: String, value: Option<Vec<u8>>) -> Write {
 /// pins the value it was computed from.
 fn next_count(
     key: &str,
-    current: Option<crate::kv::Versioned>,
+    current: Option<Versioned>,
     delta: i64,
 ) -> Result<(i64, Precondition), store::Error> {
     let (old, precondition) = match current {
@@ -94,34 +143,18 @@ fn next_count(
     Ok((new, precondition))
 }
 
-/// Adds `delta` to the counter at `key` atomically: an optimistic read-modify-write that
-/// retries while another writer got in between, but not forever.
-async fn increment(bucket: &Arc<dyn Bucket>, key: &str, delta: i64) -> Result<i64, store::Error> {
-    for _ in 0..MAX_INCREMENT_ATTEMPTS {
-        let current = bucket.get(key).map_err(store_err)?;
-        let (new, precondition) = next_count(key, current, delta)?;
-        let write = Write {
-            key: key.to_owned(),
-            precondition,
-            value: Some(new.to_le_bytes().to_vec()),
-        };
-        match commit(bucket, vec![write]).await {
-            Ok(_) => return Ok(new),
-            Err(CommitError::Conflict(_)) => continue,
-            Err(CommitError::Kv(e)) => return Err(store_err(e)),
-        }
-    }
-    Err(store::Error::Other(format!(
-        "counter {key:?} changed under {MAX_INCREMENT_ATTEMPTS} attempts in a row (too many concurrent writers); try again"
-    )))
-}
-
 impl InstanceState {
-    fn bucket(&self, handle: &Resource<BucketResource>) -> Result<Arc<dyn Bucket>, store::Error> {
-        self.table
+    fn bucket(&self, handle: &Resource<BucketResource>) -> Result<Open, store::Error> {
+        let r = self
+            .table
             .get(handle)
-            .map(|b| b.bucket.clone())
-            .map_err(|e| store::Error::Other(format!("invalid bucket handle: {e}")))
+            .map_err(|e| store::Error::Other(format!("invalid bucket handle: {e}")))?;
+        Ok(Open {
+            bucket: r.bucket.clone(),
+            component: self.component.clone(),
+            name: r.name.clone(),
+            time_left: self.time_left(),
+        })
     }
 }
 
@@ -133,19 +166,22 @@ impl store::Host for InstanceState {
         };
         let bucket = bucket.clone();
         self.table
-            .push(BucketResource { bucket })
+            .push(BucketResource {
+                name: identifier,
+                bucket,
+            })
             .map_err(|e| store::Error::Other(format!("too many open buckets: {e}")))
     }
 }
 
 impl store::HostBucket for InstanceState {
-    fn get(
+    async fn get(
         &mut self,
         this: Resource<BucketResource>,
         key: String,
     ) -> Result<Option<Vec<u8>>, store::Error> {
-        let bucket = self.bucket(&this)?;
-        Ok(bucket.get(&key).map_err(store_err)?.map(|v| v.value))
+        let open = self.bucket(&this)?;
+        Ok(open.get(&key).await?.map(|v| v.value))
     }
 
     async fn set(
@@ -154,8 +190,9 @@ impl store::HostBucket for InstanceState {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), store::Error> {
-        let bucket = self.bucket(&this)?;
-        commit_unconditional(&bucket, vec![unconditional(key, Some(value))]).await
+        let open = self.bucket(&this)?;
+        open.commit_unconditional(vec![unconditional(key, Some(value))])
+            .await
     }
 
     async fn delete(
@@ -163,31 +200,32 @@ impl store::HostBucket for InstanceState {
         this: Resource<BucketResource>,
         key: String,
     ) -> Result<(), store::Error> {
-        let bucket = self.bucket(&this)?;
-        commit_unconditional(&bucket, vec![unconditional(key, None)]).await
+        let open = self.bucket(&this)?;
+        open.commit_unconditional(vec![unconditional(key, None)])
+            .await
     }
 
-    fn exists(
+    async fn exists(
         &mut self,
         this: Resource<BucketResource>,
         key: String,
     ) -> Result<bool, store::Error> {
-        let bucket = self.bucket(&this)?;
-        validate_key(&key).map_err(store_err)?;
-        Ok(bucket.get(&key).map_err(store_err)?.is_some())
+        let open = self.bucket(&this)?;
+        Ok(open.get(&key).await?.is_some())
     }
 
-    fn list_keys(
+    async fn list_keys(
         &mut self,
         this: Resource<BucketResource>,
         cursor: Option<String>,
     ) -> Result<store::KeyResponse, store::Error> {
-        let bucket = self.bucket(&this)?;
+        let open = self.bucket(&this)?;
         // The cursor is the last key of the previous page: opaque to the guest, and stable
         // under concurrent inserts and deletes.
-        let mut keys = bucket
-            .keys_after(cursor.as_deref(), LIST_PAGE + 1)
-            .map_err(store_err)?;
+        let mut keys = open
+            .bounded(open.bucket.keys_after(cursor.as_deref(), LIST_PAGE + 1))
+            .await
+            .map_err(|e| open.err(e))?;
         let cursor = if keys.len() > LIST_PAGE {
             keys.truncate(LIST_PAGE);
             keys.last().cloned()
@@ -210,23 +248,20 @@ impl atomics::Host for InstanceState {
         key: String,
         delta: i64,
     ) -> Result<i64, store::Error> {
-        let bucket = self.bucket(&bucket)?;
-        increment(&bucket, &key, delta).await
+        let open = self.bucket(&bucket)?;
+        open.increment(&key, delta).await
     }
 
-    fn get_versioned(
+    async fn get_versioned(
         &mut self,
         bucket: Resource<BucketResource>,
         key: String,
     ) -> Result<Option<atomics::Entry>, store::Error> {
-        let bucket = self.bucket(&bucket)?;
-        Ok(bucket
-            .get(&key)
-            .map_err(store_err)?
-            .map(|v| atomics::Entry {
-                value: v.value,
-                version: v.version,
-            }))
+        let open = self.bucket(&bucket)?;
+        Ok(open.get(&key).await?.map(|v| atomics::Entry {
+            value: v.value,
+            version: v.version,
+        }))
     }
 
     async fn commit(
@@ -234,11 +269,11 @@ impl atomics::Host for InstanceState {
         bucket: Resource<BucketResource>,
         writes: Vec<atomics::Write>,
     ) -> Result<Vec<u64>, atomics::CommitError> {
-        let bucket = self.bucket(&bucket).map_err(atomics::CommitError::Store)?;
+        let open = self.bucket(&bucket).map_err(atomics::CommitError::Store)?;
         let writes: Vec<Write> = writes.into_iter().map(from_wit_write).collect();
-        commit(&bucket, writes).await.map_err(|e| match e {
+        open.commit(writes).await.map_err(|e| match e {
             CommitError::Conflict(i) => atomics::CommitError::Conflict(i),
-            CommitError::Kv(e) => atomics::CommitError::Store(store_err(e)),
+            CommitError::Kv(e) => atomics::CommitError::Store(open.err(e)),
         })
     }
 }
@@ -256,16 +291,25 @@ fn from_wit_write(w: atomics::Write) -> Write {
 }
 
 impl batch::Host for InstanceState {
-    fn get_many(
+    async fn get_many(
         &mut self,
         bucket: Resource<BucketResource>,
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, store::Error> {
         check_batch(keys.len())?;
-        let bucket = self.bucket(&bucket)?;
-        keys.into_iter()
-            .map(|k| Ok(bucket.get(&k).map_err(store_err)?.map(|v| (k, v.value))))
-            .collect()
+        let open = self.bucket(&bucket)?;
+        for k in &keys {
+            validate_key(k).map_err(|e| open.err(e))?;
+        }
+        let found = open
+            .bounded(open.bucket.get_many(&keys))
+            .await
+            .map_err(|e| open.err(e))?;
+        Ok(keys
+            .into_iter()
+            .zip(found)
+            .map(|(k, v)| v.map(|v| (k, v.value)))
+            .collect())
     }
 
     async fn set_many(
@@ -274,12 +318,12 @@ impl batch::Host for InstanceState {
         key_values: Vec<(String, Vec<u8>)>,
     ) -> Result<(), store::Error> {
         check_batch(key_values.len())?;
-        let bucket = self.bucket(&bucket)?;
+        let open = self.bucket(&bucket)?;
         let writes = key_values
             .into_iter()
             .map(|(key, value)| unconditional(key, Some(value)))
             .collect();
-        commit_unconditional(&bucket, writes).await
+        open.commit_unconditional(writes).await
     }
 
     async fn delete_many(
@@ -288,9 +332,9 @@ impl batch::Host for InstanceState {
         keys: Vec<String>,
     ) -> Result<(), store::Error> {
         check_batch(keys.len())?;
-        let bucket = self.bucket(&bucket)?;
+        let open = self.bucket(&bucket)?;
         let writes = keys.into_iter().map(|k| unconditional(k, None)).collect();
-        commit_unconditional(&bucket, writes).await
+        open.commit_unconditional(writes).await
     }
 }
 
@@ -338,47 +382,87 @@ mod tests {
     struct AlwaysContended;
 
     impl Bucket for AlwaysContended {
-        fn get(&self, _key: &str) -> Result<Option<Versioned>, KvError> {
-            Ok(None)
+        fn get<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> crate::kv::KvFuture<'a, Result<Option<Versioned>, KvError>> {
+            Box::pin(std::future::ready(Ok(None)))
         }
-        fn commit(&self, _writes: &[Write]) -> Result<Vec<u64>, CommitError> {
-            Err(CommitError::Conflict(0))
+        fn commit(&self, _: Vec<Write>) -> crate::kv::KvFuture<'_, Result<Vec<u64>, CommitError>> {
+            Box::pin(std::future::ready(Err(CommitError::Conflict(0))))
         }
-        fn keys_after(&self, _: Option<&str>, _: usize) -> Result<Vec<String>, KvError> {
-            Ok(Vec::new())
+        fn keys_after<'a>(
+            &'a self,
+            _: Option<&'a str>,
+            _: usize,
+        ) -> crate::kv::KvFuture<'a, Result<Vec<String>, KvError>> {
+            Box::pin(std::future::ready(Ok(Vec::new())))
         }
     }
 
-    #[tokio::test]
-    async fn commits_off_the_executor_report_like_inline_ones() {
-        let memory: Arc<dyn Bucket> = Arc::new(crate::kv::memory::MemoryBucket::default());
-        let dir = tempfile::tempdir().unwrap();
-        let durable: Arc<dyn Bucket> =
-            Arc::new(crate::kv::durable::DurableBucket::open(&dir.path().join("b.redb")).unwrap());
-        for bucket in [memory, durable] {
-            let w = |p| Write {
-                key: "k".into(),
-                precondition: p,
-                value: Some(b"v".to_vec()),
-            };
-            let v = commit(&bucket, vec![w(Precondition::Absent)])
-                .await
-                .unwrap();
-            assert!(matches!(
-                commit(&bucket, vec![w(Precondition::Absent)]).await,
-                Err(CommitError::Conflict(0))
-            ));
-            assert_eq!(bucket.get("k").unwrap().unwrap().version, v[0]);
+    /// A bucket that never answers (a Redis that hangs).
+    #[derive(Debug)]
+    struct Hangs;
+
+    impl Bucket for Hangs {
+        fn get<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> crate::kv::KvFuture<'a, Result<Option<Versioned>, KvError>> {
+            Box::pin(std::future::pending())
+        }
+        fn commit(&self, _: Vec<Write>) -> crate::kv::KvFuture<'_, Result<Vec<u64>, CommitError>> {
+            Box::pin(std::future::pending())
+        }
+        fn keys_after<'a>(
+            &'a self,
+            _: Option<&'a str>,
+            _: usize,
+        ) -> crate::kv::KvFuture<'a, Result<Vec<String>, KvError>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    fn open(bucket: impl Bucket + 'static, time_left: Duration) -> Open {
+        Open {
+            bucket: Arc::new(bucket),
+            component: "comp".into(),
+            name: "state".into(),
+            time_left,
         }
     }
 
     #[tokio::test]
     async fn increment_counts_and_gives_up_on_endless_contention() {
-        let memory: Arc<dyn Bucket> = Arc::new(crate::kv::memory::MemoryBucket::default());
-        assert_eq!(increment(&memory, "n", 2).await.unwrap(), 2);
-        assert_eq!(increment(&memory, "n", -5).await.unwrap(), -3);
-        let contended: Arc<dyn Bucket> = Arc::new(AlwaysContended);
-        let e = increment(&contended, "n", 1).await.unwrap_err();
+        let memory = open(
+            crate::kv::memory::MemoryBucket::default(),
+            Duration::from_secs(5),
+        );
+        assert_eq!(memory.increment("n", 2).await.unwrap(), 2);
+        assert_eq!(memory.increment("n", -5).await.unwrap(), -3);
+        let contended = open(AlwaysContended, Duration::from_secs(5));
+        let e = contended.increment("n", 1).await.unwrap_err();
         assert!(format!("{e:?}").contains("attempts in a row"), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_store_that_hangs_is_cut_off_at_the_call_deadline_naming_component_and_bucket() {
+        let hangs = open(Hangs, Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let e = hangs.get("k").await.unwrap_err();
+        let store::Error::Other(shown) = e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            shown.contains("component \"comp\", bucket \"state\""),
+            "{shown}"
+        );
+        assert!(shown.contains("deadline passed"), "{shown}");
+        let e = hangs
+            .commit_unconditional(vec![unconditional("k".into(), None)])
+            .await
+            .unwrap_err();
+        assert!(format!("{e:?}").contains("deadline passed"), "{e:?}");
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }

@@ -64,19 +64,35 @@ pub const MAX_COMMIT_WRITES: usize = 10_000;
 /// Keys returned per `list-keys` page.
 pub const LIST_PAGE: usize = 1000;
 
+/// What a [`Bucket`] method returns: a future, so a backend that talks to a server awaits
+/// its round trip instead of blocking a thread. Local backends return a ready future.
+pub type KvFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// A versioned key-value namespace.
 pub trait Bucket: Send + Sync + std::fmt::Debug {
     /// Current value and version of `key`.
-    fn get(&self, key: &str) -> Result<Option<Versioned>, KvError>;
-    /// Apply `writes` in order, atomically; returns each write's new version (0 for deletes).
-    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError>;
-    /// Up to `limit` keys strictly greater than `after`, ascending.
-    fn keys_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, KvError>;
-    /// Whether a commit blocks its thread on I/O (an fsync): the host imports then run it
-    /// on tokio's blocking pool instead of an executor thread.
-    fn commit_blocks(&self) -> bool {
-        false
+    fn get<'a>(&'a self, key: &'a str) -> KvFuture<'a, Result<Option<Versioned>, KvError>>;
+    /// Current values of `keys`, in the same order (one round trip where the backend can).
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> KvFuture<'a, Result<Vec<Option<Versioned>>, KvError>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(keys.len());
+            for k in keys {
+                out.push(self.get(k).await?);
+            }
+            Ok(out)
+        })
     }
+    /// Apply `writes` in order, atomically; returns each write's new version (0 for deletes).
+    fn commit(&self, writes: Vec<Write>) -> KvFuture<'_, Result<Vec<u64>, CommitError>>;
+    /// Up to `limit` keys strictly greater than `after`, ascending.
+    fn keys_after<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> KvFuture<'a, Result<Vec<String>, KvError>>;
 }
 
 /// Checks sizes and counts of a commit before any backend sees it.

@@ -1,10 +1,13 @@
 //! Durable bucket backend: one embedded redb database file per bucket.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::bucket::{Bucket, CommitError, KvError, Versioned, Write, holds, validate_writes};
+use super::bucket::{
+    Bucket, CommitError, KvError, KvFuture, Versioned, Write, holds, validate_writes,
+};
 
 /// key -> 8-byte little-endian version followed by the value.
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
@@ -13,8 +16,12 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const LAST_VERSION: &str = "last_version";
 
 /// A bucket stored in its own redb file. A commit is one redb write transaction committed
-/// with immediate durability: when `commit` returns, the data is on disk.
-pub struct DurableBucket {
+/// with immediate durability: when `commit` returns, the data is on disk. Commits run on
+/// tokio's blocking pool (the fsync), so they never stall an executor thread.
+#[derive(Clone)]
+pub struct DurableBucket(Arc<Db>);
+
+struct Db {
     db: Database,
     path: std::path::PathBuf,
 }
@@ -22,7 +29,7 @@ pub struct DurableBucket {
 impl std::fmt::Debug for DurableBucket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DurableBucket")
-            .field("path", &self.path)
+            .field("path", &self.0.path)
             .finish()
     }
 }
@@ -49,12 +56,14 @@ impl DurableBucket {
                 .map_err(|e| backend(path, "initialising", e))?;
         }
         txn.commit().map_err(|e| backend(path, "initialising", e))?;
-        Ok(Self {
+        Ok(Self(Arc::new(Db {
             db,
             path: path.to_owned(),
-        })
+        })))
     }
+}
 
+impl Db {
     fn err(&self, what: &str, e: impl std::fmt::Display) -> KvError {
         backend(&self.path, what, e)
     }
@@ -75,8 +84,8 @@ fn version_of(raw: &[u8]) -> Option<u64> {
         .map(|(v, _)| u64::from_le_bytes(*v))
 }
 
-impl Bucket for DurableBucket {
-    fn get(&self, key: &str) -> Result<Option<Versioned>, KvError> {
+impl Db {
+    fn get_now(&self, key: &str) -> Result<Option<Versioned>, KvError> {
         let txn = self.db.begin_read().map_err(|e| self.err("reading", e))?;
         let table = txn
             .open_table(ENTRIES)
@@ -87,7 +96,7 @@ impl Bucket for DurableBucket {
         }
     }
 
-    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
+    fn commit_now(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
         validate_writes(writes)?;
         let txn = self.db.begin_write().map_err(|e| self.err("writing", e))?;
         let mut versions = Vec::with_capacity(writes.len());
@@ -139,7 +148,7 @@ impl Bucket for DurableBucket {
         Ok(versions)
     }
 
-    fn keys_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, KvError> {
+    fn keys_after_now(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, KvError> {
         let txn = self.db.begin_read().map_err(|e| self.err("listing", e))?;
         let table = txn
             .open_table(ENTRIES)
@@ -158,9 +167,32 @@ impl Bucket for DurableBucket {
         }
         Ok(keys)
     }
+}
 
-    fn commit_blocks(&self) -> bool {
-        // Every commit is fsynced before it returns.
-        true
+impl Bucket for DurableBucket {
+    fn get<'a>(&'a self, key: &'a str) -> KvFuture<'a, Result<Option<Versioned>, KvError>> {
+        // A read transaction on the page cache: short enough to run inline.
+        Box::pin(std::future::ready(self.0.get_now(key)))
+    }
+
+    fn commit(&self, writes: Vec<Write>) -> KvFuture<'_, Result<Vec<u64>, CommitError>> {
+        let db = self.0.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || db.commit_now(&writes))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(CommitError::Kv(KvError::Backend(format!(
+                        "the commit task failed: {e}"
+                    ))))
+                })
+        })
+    }
+
+    fn keys_after<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> KvFuture<'a, Result<Vec<String>, KvError>> {
+        Box::pin(std::future::ready(self.0.keys_after_now(after, limit)))
     }
 }

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::bucket::{Bucket, CommitError, KvError, Versioned, Write, holds, validate_writes};
+use super::bucket::{
+    Bucket, CommitError, KvError, KvFuture, Versioned, Write, holds, validate_writes,
+};
 
 /// A bucket in process memory. One mutex per bucket: commits on different buckets never
 /// contend, and a commit is atomic because it holds this bucket's lock throughout.
@@ -18,14 +20,9 @@ struct Inner {
     last_version: u64,
 }
 
-impl Bucket for MemoryBucket {
-    fn get(&self, key: &str) -> Result<Option<Versioned>, KvError> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(inner.entries.get(key).cloned())
-    }
-
-    fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
-        validate_writes(writes)?;
+impl MemoryBucket {
+    fn commit_now(&self, writes: Vec<Write>) -> Result<Vec<u64>, CommitError> {
+        validate_writes(&writes)?;
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         // Check every precondition against the state the earlier writes would leave,
         // before touching anything, so a failure changes nothing.
@@ -50,16 +47,12 @@ impl Bucket for MemoryBucket {
             overlay.insert(&w.key, new);
             versions.push(new.unwrap_or(0));
         }
-        for (w, version) in writes.iter().zip(&versions) {
-            match &w.value {
+        drop(overlay);
+        for (w, version) in writes.into_iter().zip(&versions) {
+            match w.value {
                 Some(value) => {
-                    inner.entries.insert(
-                        w.key.clone(),
-                        Versioned {
-                            value: value.clone(),
-                            version: *version,
-                        },
-                    );
+                    let version = *version;
+                    inner.entries.insert(w.key, Versioned { value, version });
                 }
                 None => {
                     inner.entries.remove(&w.key);
@@ -70,7 +63,7 @@ impl Bucket for MemoryBucket {
         Ok(versions)
     }
 
-    fn keys_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, KvError> {
+    fn keys_after_now(&self, after: Option<&str>, limit: usize) -> Vec<String> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let iter: Box<dyn Iterator<Item = &String>> = match after {
             Some(a) => Box::new(
@@ -81,6 +74,26 @@ impl Bucket for MemoryBucket {
             ),
             None => Box::new(inner.entries.keys()),
         };
-        Ok(iter.take(limit).cloned().collect())
+        iter.take(limit).cloned().collect()
+    }
+}
+
+impl Bucket for MemoryBucket {
+    fn get<'a>(&'a self, key: &'a str) -> KvFuture<'a, Result<Option<Versioned>, KvError>> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let found = inner.entries.get(key).cloned();
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn commit(&self, writes: Vec<Write>) -> KvFuture<'_, Result<Vec<u64>, CommitError>> {
+        Box::pin(std::future::ready(self.commit_now(writes)))
+    }
+
+    fn keys_after<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> KvFuture<'a, Result<Vec<String>, KvError>> {
+        Box::pin(std::future::ready(Ok(self.keys_after_now(after, limit))))
     }
 }

@@ -11,6 +11,8 @@
 //! - [`durable::DurableBucket`]: one embedded [`redb`] database file per bucket; a commit is
 //!   one redb write transaction with immediate durability, so an acknowledged write
 //!   survives a crash or restart. Writers to *different* buckets never contend.
+//! - [`redis::RedisBucket`]: a bucket in a Redis server or Cluster, shared by every
+//!   process configured with the same store; a commit is one server-side script.
 //!
 //! Buckets are namespaced per (component, Dapr instance name, bucket name) by
 //! [`KvManager`], so two components or two instances never see each other's keys.
@@ -22,11 +24,12 @@ pub mod bucket;
 pub mod durable;
 pub mod manager;
 pub mod memory;
+pub mod redis;
 #[cfg(test)]
 mod tests;
 
 pub use bucket::{
-    Bucket, CommitError, KvError, LIST_PAGE, MAX_COMMIT_WRITES, MAX_KEY_LEN, MAX_VALUE_LEN,
-    Precondition, Versioned, Write,
+    Bucket, CommitError, KvError, KvFuture, LIST_PAGE, MAX_COMMIT_WRITES, MAX_KEY_LEN,
+    MAX_VALUE_LEN, Precondition, Versioned, Write,
 };
 pub use manager::{Backend, KvManager};

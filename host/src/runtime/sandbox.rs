@@ -74,6 +74,13 @@ pub(crate) fn new_store(
     Ok(store)
 }
 
+impl InstanceState {
+    /// Time left before the running call's deadline (zero once it has passed).
+    pub(crate) fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
 /// Starts the clock of one call: it is interrupted once `timeout` has passed.
 pub(crate) fn arm(store: &mut Store<InstanceState>, timeout: Duration) {
     let data = store.data_mut();
