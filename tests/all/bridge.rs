@@ -70,14 +70,16 @@ pub async fn serve(components: &str) -> Served {
     }
 }
 
-fn req<T>(msg: T, instance: &str) -> Request<T> {
+pub fn req<T>(msg: T, instance: &str) -> Request<T> {
     let mut r = Request::new(msg);
     r.metadata_mut()
         .insert(INSTANCE_HEADER, instance.parse().unwrap());
     r
 }
 
-async fn raw(path: &Path) -> pb::state_store_client::StateStoreClient<tonic::transport::Channel> {
+pub async fn raw(
+    path: &Path,
+) -> pb::state_store_client::StateStoreClient<tonic::transport::Channel> {
     pb::state_store_client::StateStoreClient::new(
         wasmplug::blocks::state::grpc::connect_socket(path)
             .await
@@ -85,7 +87,7 @@ async fn raw(path: &Path) -> pb::state_store_client::StateStoreClient<tonic::tra
     )
 }
 
-async fn init(
+pub async fn init(
     client: &mut pb::state_store_client::StateStoreClient<tonic::transport::Channel>,
     instance: &str,
 ) {
@@ -97,7 +99,7 @@ async fn init(
     client.init(req(msg, instance)).await.unwrap();
 }
 
-fn set(key: &str, value: &str, etag: Option<&str>) -> pb::SetRequest {
+pub fn set(key: &str, value: &str, etag: Option<&str>) -> pb::SetRequest {
     pb::SetRequest {
         key: key.into(),
         value: value.as_bytes().to_vec(),
@@ -107,14 +109,14 @@ fn set(key: &str, value: &str, etag: Option<&str>) -> pb::SetRequest {
     }
 }
 
-fn get(key: &str) -> pb::GetRequest {
+pub fn get(key: &str) -> pb::GetRequest {
     pb::GetRequest {
         key: key.into(),
         ..Default::default()
     }
 }
 
-fn assert_etag_shape(s: &tonic::Status, code: Code) {
+pub fn assert_etag_shape(s: &tonic::Status, code: Code) {
     assert_eq!(s.code(), code, "{s:?}");
     let bad = s
         .get_details_bad_request()

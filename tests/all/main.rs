@@ -19,6 +19,7 @@ mod output_binding;
 mod persistence;
 mod polyglot;
 mod pubsub;
+mod replicas;
 mod sandbox;
 mod scaffold;
 mod secrets;
