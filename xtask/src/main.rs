@@ -8,7 +8,7 @@
 //!   doctests, guest unit tests).
 //! - `quickstart`: builds the guests, runs the embedded example, then starts `wasmplug serve`
 //!   on the quickstart config, exercises it over its socket with `wasmplug call`, and stops it.
-//! - `bench [state|bridge|polyglot ...]`: builds the guests and runs the benchmarks (all three
+//! - `bench [state|bridge|redis|polyglot ...]`: builds the guests and runs the benchmarks (all four
 //!   unless some are named; `polyglot` generates and builds its own projects).
 //! - `layers [--dot]`: checks that the files of `host/src` depend on each other without
 //!   cycles and that none is over 450 lines, then prints the file graph (Graphviz dot with
@@ -77,8 +77,8 @@ fn main() -> Result<()> {
         }
         Some("quickstart") => quickstart(&root),
         Some("bench") => {
-            // `cargo xtask bench [state|bridge|polyglot ...]`: the named ones, else all.
-            let all = ["state", "bridge", "polyglot"];
+            // `cargo xtask bench [state|bridge|redis|polyglot ...]`: the named ones, else all.
+            let all = ["state", "bridge", "redis", "polyglot"];
             let named: Vec<&str> = args[1..]
                 .iter()
                 .map(String::as_str)
@@ -95,7 +95,7 @@ fn main() -> Result<()> {
         }
         Some("layers") => layers::run(&root, &args[1..]),
         _ => bail!(
-            "usage: cargo xtask <build-guests [--rust] | test | quickstart | bench [state|bridge|polyglot ...] | layers [--dot]>"
+            "usage: cargo xtask <build-guests [--rust] | test | quickstart | bench [state|bridge|redis|polyglot ...] | layers [--dot]>"
         ),
     }
 }
