@@ -20,6 +20,7 @@ mod persistence;
 mod polyglot;
 mod pubsub;
 mod replicas;
+mod replicas_pubsub;
 mod sandbox;
 mod scaffold;
 mod secrets;

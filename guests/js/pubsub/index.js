@@ -3,7 +3,8 @@
  * JavaScript: the sibling of the Rust guest `pubsub-kv`, over the same bucket layout.
  *
  * Component metadata: `bucket` (default `pubsub`) names the granted host key-value bucket
- * that holds the queues. Features: `BULK_PUBSUB`.
+ * that holds the queues; `ackDeadline` (default `60s`) is how long a delivery may stay
+ * unacked before another replica may deliver the message again. Features: `BULK_PUBSUB`.
  *
  * This module is only the glue between the WIT exports and the broker (broker.js, which the
  * unit tests drive with a fake bucket). Module top-level code runs once, at build time, and
@@ -19,7 +20,7 @@ import { log } from 'wasmplug:dapr/logging@0.1.0';
 
 import { guardExports, invalidArgument, other, witPayload } from '../lib/errors.js';
 import { lookup } from '../lib/metadata.js';
-import { Broker, describeKvError } from './broker.js';
+import { ACK_DEADLINE_METADATA, Broker, describeKvError, parseAckDeadline } from './broker.js';
 
 /** Component metadata key naming the host bucket. */
 const BUCKET_METADATA = 'bucket';
@@ -50,6 +51,11 @@ class HostBucket {
     return getVersioned(this.bucket, key);
   }
 
+  /** @param {string} key */
+  exists(key) {
+    return this.bucket.exists(key);
+  }
+
   /** @param {import('./broker.js').Write[]} writes */
   commit(writes) {
     return commit(this.bucket, writes);
@@ -69,9 +75,19 @@ export const pubsub = guardExports(
       } catch (err) {
         throw other(`cannot open host bucket ${JSON.stringify(name)}: ${describeKvError(witPayload(err))}`);
       }
+      const ackDeadline = parseAckDeadline(lookup(metadata, ACK_DEADLINE_METADATA));
+      // If the host cannot say, assume replicas may share the bucket: claims of other
+      // instances are then honoured until their deadline.
+      let shared = true;
+      try {
+        shared = bucket.shared();
+      } catch {
+        shared = true;
+      }
       // A re-init (hot reload) starts over: new bucket handle, new nonces, nothing in
-      // flight, so every unacked message becomes deliverable again.
-      broker = new Broker(new HostBucket(bucket));
+      // flight, so every unacked message becomes deliverable again. The owner id stays, so
+      // this instance's claims from before count as its own (deliverable at once).
+      broker = new Broker(new HostBucket(bucket), { owner: broker?.owner, ackDeadline, shared });
     },
 
     features() {

@@ -10,9 +10,26 @@
  * | `t/<t>`                | tail: the next sequence number to assign (`u64` LE, 8 bytes) |
  * | `h/<t>`                | head: the lowest sequence that may still hold a message      |
  * | `m/<t>/<seq:020>`      | the message with that sequence, a record (see record.js)     |
+ * | `c/<t>/<seq:020>`      | the claim of that message while it is in flight (below)      |
  *
  * A missing counter is 0. Invariant: `head <= tail`, no message exists below `head` or at or
  * above `tail`. Sequence numbers are `bigint`s: they are `u64`s.
+ *
+ * A claim (a lease) says which component instance delivered the message and until when the
+ * others must leave it alone; it is what lets several instances (replicas in several
+ * processes over one shared bucket) share a subscription. Layout, integers `u64`
+ * little-endian:
+ *
+ * | bytes | field                                                                    |
+ * |-------|--------------------------------------------------------------------------|
+ * | 1     | format, always `CLAIM_FORMAT_V1` (1)                                     |
+ * | 8     | owner: a random id of the claiming instance                              |
+ * | 8     | attempt: which delivery of the message this is, from 1                   |
+ * | 8     | expires: wall-clock milliseconds since the Unix epoch (the ack deadline) |
+ *
+ * No claim, an expired claim or an undecodable one: the message is deliverable. An ack
+ * deletes the message and its claim in one commit; a nack or a new `subscribe` deletes the
+ * claim.
  *
  * @module
  */
@@ -35,6 +52,7 @@ export class TopicKeys {
     /** The key holding the head counter. */
     this.head = `h/${hex}`;
     this.messagePrefix = `m/${hex}/`;
+    this.claimPrefix = `c/${hex}/`;
   }
 
   /**
@@ -45,6 +63,57 @@ export class TopicKeys {
   message(seq) {
     return this.messagePrefix + seq.toString().padStart(20, '0');
   }
+
+  /**
+   * The key of the claim of message `seq`.
+   *
+   * @param {bigint} seq
+   */
+  claim(seq) {
+    return this.claimPrefix + seq.toString().padStart(20, '0');
+  }
+}
+
+/** The format byte of a claim record. */
+export const CLAIM_FORMAT_V1 = 1;
+/** Length of an encoded claim. */
+export const CLAIM_LEN = 25;
+
+/**
+ * The claim of a message in flight (layout in the module docs).
+ *
+ * @typedef {object} Claim
+ * @property {bigint} owner a u64 identifying the instance that delivered it
+ * @property {bigint} attempt which delivery of the message this is, from 1
+ * @property {bigint} expires when the claim lapses: wall-clock ms since the Unix epoch
+ */
+
+/**
+ * @param {Claim} claim
+ * @returns {Uint8Array}
+ */
+export function encodeClaim({ owner, attempt, expires }) {
+  const out = new Uint8Array(CLAIM_LEN);
+  const view = new DataView(out.buffer);
+  out[0] = CLAIM_FORMAT_V1;
+  view.setBigUint64(1, owner, true);
+  view.setBigUint64(9, attempt, true);
+  view.setBigUint64(17, expires, true);
+  return out;
+}
+
+/**
+ * @param {Uint8Array} bytes
+ * @returns {Claim | undefined} undefined unless exactly what `encodeClaim` produces
+ */
+export function decodeClaim(bytes) {
+  if (bytes.length !== CLAIM_LEN || bytes[0] !== CLAIM_FORMAT_V1) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, CLAIM_LEN);
+  return {
+    owner: view.getBigUint64(1, true),
+    attempt: view.getBigUint64(9, true),
+    expires: view.getBigUint64(17, true),
+  };
 }
 
 /**

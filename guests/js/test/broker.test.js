@@ -4,14 +4,17 @@ import { test } from 'node:test';
 import { DaprError } from '../lib/errors.js';
 import {
   Broker,
+  MAX_ACK_DEADLINE_MS,
   MAX_BULK_CHUNK,
   MAX_COMMIT_ATTEMPTS,
   MAX_FETCH,
   MAX_IN_FLIGHT,
   MAX_METADATA_PAIRS,
   MAX_SCAN_READS,
+  formatDuration,
+  parseAckDeadline,
 } from '../pubsub/broker.js';
-import { TopicKeys } from '../pubsub/keys.js';
+import { TopicKeys, decodeClaim, parseDeliveryId } from '../pubsub/keys.js';
 import { FakeBucket } from './fake-bucket.js';
 
 const enc = new TextEncoder();
@@ -22,6 +25,22 @@ const keysOf = (/** @type {string} */ topic) => new TopicKeys(enc.encode(topic))
 function setup() {
   const fake = new FakeBucket();
   return { fake, broker: new Broker(fake) };
+}
+
+/** The ack deadline of `testClock().broker`s, in milliseconds. */
+const DEADLINE = 30_000;
+
+/** A wall clock the test moves by hand, and brokers (instances of their own) on it. */
+function testClock() {
+  let now = 0;
+  return {
+    /** @param {FakeBucket} fake */
+    broker: (fake) => new Broker(fake, { ackDeadline: DEADLINE, clock: () => now }),
+    /** @param {number} ms */
+    advance: (ms) => {
+      now += ms;
+    },
+  };
 }
 
 /** @param {Broker} broker @param {string} topic @param {string} data */
@@ -159,19 +178,97 @@ test('topics are isolated, ids of one topic are foreign to another', () => {
 });
 
 test('a restart redelivers what was not acked, and old ids are foreign', () => {
-  const { fake, broker } = setup();
+  const fake = new FakeBucket();
+  const clock = testClock();
+  const broker = clock.broker(fake);
   for (let i = 0; i < 4; i += 1) send(broker, 't', `m${i}`);
   const before = fetchAll(broker, 't');
   broker.ack('t', before[0].id, undefined);
   broker.ack('t', before[2].id, undefined);
-  const restarted = new Broker(fake);
-  const again = fetchAll(restarted, 't');
-  assert.deepEqual(datas(again), ['m1', 'm3']);
+  broker.ack('t', before[3].id, 'nack');
+  // A new instance over the same bucket: the nacked message is deliverable at once; the one
+  // the old instance left in flight once its claim has expired.
+  const restarted = clock.broker(fake);
+  const first = fetchAll(restarted, 't');
+  assert.deepEqual(datas(first), ['m3']);
+  clock.advance(DEADLINE);
+  const second = fetchAll(restarted, 't');
+  assert.deepEqual(datas(second), ['m1']);
   assert.match(throwsDapr(() => restarted.ack('t', before[1].id, undefined), 'invalid-argument'), /not issued/);
+  const again = [...first, ...second];
   assert.ok(again.every((d) => !before.some((b) => b.id === d.id)));
   for (const d of again) restarted.ack('t', d.id, undefined);
   assert.deepEqual(fake.messageKeys(), []);
+  assert.deepEqual(fake.claimKeys(), []);
   assert.deepEqual(fetchAll(new Broker(fake), 't'), []);
+});
+
+test('in an unshared bucket a restart redelivers at once', () => {
+  // The host's own durable store: no other process opens it, so what the previous instance
+  // (a previous run of this process) left claimed is deliverable at once.
+  const fake = new FakeBucket();
+  const unshared = () => new Broker(fake, { ackDeadline: DEADLINE, clock: () => 0, shared: false });
+  const broker = unshared();
+  for (let i = 0; i < 3; i += 1) send(broker, 't', `m${i}`);
+  const before = fetchAll(broker, 't');
+  assert.deepEqual(datas(before), ['m0', 'm1', 'm2']);
+  broker.ack('t', before[0].id, undefined);
+  const restarted = unshared();
+  const again = fetchAll(restarted, 't');
+  assert.deepEqual(datas(again), ['m1', 'm2'], 'no wait for the deadline');
+  assert.ok(again.every((d) => !before.some((b) => b.id === d.id)));
+  // Its own claims still hold for itself, and in a shared bucket they hold others off.
+  assert.deepEqual(fetchAll(restarted, 't'), []);
+  assert.deepEqual(fetchAll(new Broker(fake, { ackDeadline: DEADLINE, clock: () => 0 }), 't'), []);
+  for (const d of again) restarted.ack('t', d.id, undefined);
+  assert.deepEqual(fake.messageKeys(), []);
+  assert.deepEqual(fake.claimKeys(), []);
+});
+
+test('an ack between a scan\'s reads never redelivers the message', () => {
+  // B reads message 0 (there), then A acks it (message and claim deleted in one commit),
+  // then B reads the claim (absent): B must notice the message is gone, not deliver it.
+  const fake = new FakeBucket();
+  const clock = testClock();
+  const a = clock.broker(fake);
+  send(a, 't', 'm0');
+  send(a, 't', 'm1');
+  const held = a.fetch('t', 1);
+  assert.deepEqual(datas(held), ['m0']);
+  const claimKey = keysOf('t').claim(0n);
+  let hook = () => a.ack('t', held[0].id, undefined);
+  const racing = {
+    getVersioned: (/** @type {string} */ key) => {
+      if (key === claimKey && hook) {
+        const run = hook;
+        hook = undefined;
+        run();
+      }
+      return fake.getVersioned(key);
+    },
+    commit: (/** @type {any} */ writes) => fake.commit(writes),
+  };
+  const b = new Broker(racing, { ackDeadline: DEADLINE, clock: () => 0 });
+  const got = b.fetch('t', 10);
+  assert.equal(hook, undefined, 'the ack ran mid-scan');
+  assert.deepEqual(datas(got), ['m1'], 'the acked message is not delivered again');
+});
+
+test('a fetch that loses every claim looks further on', () => {
+  // B found m0 and m1, but A claims both just before B's claim commit: B scans again and
+  // takes the next ones instead of coming back empty.
+  const fake = new FakeBucket();
+  const clock = testClock();
+  const [a, b] = [clock.broker(fake), clock.broker(fake)];
+  for (let i = 0; i < 4; i += 1) send(a, 't', `m${i}`);
+  /** @type {import('../pubsub/broker.js').Delivery[]} */
+  let taken = [];
+  fake.onNextCommit(() => {
+    taken = a.fetch('t', 2);
+  });
+  const got = b.fetch('t', 2);
+  assert.deepEqual(datas(taken), ['m0', 'm1']);
+  assert.deepEqual(datas(got), ['m2', 'm3']);
 });
 
 test('queues written by this broker use the Rust guest layout', () => {
@@ -381,4 +478,200 @@ test('nonces are per instance and per topic state', () => {
   send(broker, 'b', 'y');
   assert.equal(broker.fetch('a', 1)[0].id, 'ffffffffffffffff-0-1');
   assert.equal(broker.fetch('b', 1)[0].id, '0000000000000000-0-1', 'wraps at 2^64');
+});
+
+test('the claim is in the bucket and goes with the ack', () => {
+  const fake = new FakeBucket();
+  const clock = testClock();
+  clock.advance(1000);
+  const broker = clock.broker(fake);
+  send(broker, 't', 'm0');
+  const [d] = fetchAll(broker, 't');
+  assert.deepEqual(fake.claimKeys(), [keysOf('t').claim(0n)]);
+  assert.deepEqual(decodeClaim(fake.entries.get(keysOf('t').claim(0n)).value), {
+    owner: broker.owner,
+    attempt: 1n,
+    expires: BigInt(1000 + DEADLINE),
+  });
+  assert.equal(parseDeliveryId(d.id)?.attempt, 1n);
+  broker.ack('t', d.id, undefined);
+  assert.deepEqual([...fake.entries.keys()].filter((k) => !k.startsWith('t/') && !k.startsWith('h/')), []);
+});
+
+test('two instances share a subscription, each message delivered once', () => {
+  const fake = new FakeBucket();
+  const clock = testClock();
+  const [a, b] = [clock.broker(fake), clock.broker(fake)];
+  for (let i = 0; i < 10; i += 1) send(a, 't', `m${i}`);
+  const a1 = a.fetch('t', 3);
+  const b1 = b.fetch('t', 4);
+  const a2 = fetchAll(a, 't');
+  assert.deepEqual(datas(a1), ['m0', 'm1', 'm2']);
+  assert.deepEqual(datas(b1), ['m3', 'm4', 'm5', 'm6'], 'skips what A has');
+  assert.deepEqual(datas(a2), ['m7', 'm8', 'm9'], 'skips what B has');
+  assert.deepEqual(fetchAll(a, 't'), []);
+  assert.deepEqual(fetchAll(b, 't'), []);
+  assert.equal(fake.claimKeys().length, 10);
+  throwsDapr(() => a.ack('t', b1[0].id, undefined), 'invalid-argument');
+  for (const d of [...a1, ...a2]) a.ack('t', d.id, undefined);
+  for (const d of b1) b.ack('t', d.id, undefined);
+  assert.deepEqual(fake.messageKeys(), []);
+  assert.deepEqual(fake.claimKeys(), []);
+  assert.equal(fake.counter(keysOf('t').head), 10n);
+  send(a, 't', 'm10');
+  assert.deepEqual(datas(fetchAll(b, 't')), ['m10']);
+  assert.deepEqual(fetchAll(a, 't'), []);
+});
+
+test("a dead instance's messages go to another after the deadline", () => {
+  const fake = new FakeBucket();
+  const clock = testClock();
+  const [dead, alive] = [clock.broker(fake), clock.broker(fake)];
+  for (let i = 0; i < 3; i += 1) send(alive, 't', `m${i}`);
+  const lost = dead.fetch('t', 2);
+  assert.deepEqual(datas(lost), ['m0', 'm1']);
+  const m2 = fetchAll(alive, 't');
+  assert.deepEqual(datas(m2), ['m2']);
+  alive.ack('t', m2[0].id, undefined);
+  clock.advance(DEADLINE - 1);
+  assert.deepEqual(fetchAll(alive, 't'), [], 'not yet');
+  clock.advance(1);
+  const again = fetchAll(alive, 't');
+  assert.deepEqual(datas(again), ['m0', 'm1'], 'in publish order');
+  lost.forEach((old, i) => {
+    assert.notEqual(old.id, again[i].id);
+    assert.ok(again[i].id.endsWith('-2'), `second delivery: ${again[i].id}`);
+  });
+  // The dead one comes back to life and acks late: refused, nothing removed.
+  const msg = throwsDapr(() => dead.ack('t', lost[0].id, undefined), 'other');
+  assert.match(msg, /expired \(ack deadline 30s\) and was claimed by another subscriber/);
+  assert.ok(fake.contains(keysOf('t').message(0n)));
+  // Its nack of the other is harmless too: the new owner keeps it.
+  dead.ack('t', lost[1].id, 'failed');
+  throwsDapr(() => dead.ack('t', lost[1].id, undefined), 'invalid-argument');
+  assert.deepEqual(fetchAll(dead, 't'), []);
+  for (const d of again) alive.ack('t', d.id, undefined);
+  assert.deepEqual(fake.messageKeys(), []);
+  assert.deepEqual(fake.claimKeys(), []);
+  assert.equal(fake.counter(keysOf('t').head), 3n);
+});
+
+test('an expired claim nobody took is still acked', () => {
+  const fake = new FakeBucket();
+  const clock = testClock();
+  const slow = clock.broker(fake);
+  send(slow, 't', 'm0');
+  const [d] = fetchAll(slow, 't');
+  clock.advance(DEADLINE * 10);
+  assert.deepEqual(fetchAll(slow, 't'), [], 'its own instance does not redeliver it');
+  slow.ack('t', d.id, undefined);
+  assert.deepEqual(fake.messageKeys(), []);
+  assert.deepEqual(fake.claimKeys(), []);
+});
+
+test('a nack makes the message next for either instance', () => {
+  const fake = new FakeBucket();
+  const clock = testClock();
+  const [a, b] = [clock.broker(fake), clock.broker(fake)];
+  for (let i = 0; i < 4; i += 1) send(a, 't', `m${i}`);
+  const a0 = a.fetch('t', 1);
+  const b0 = b.fetch('t', 1);
+  assert.deepEqual([datas(a0), datas(b0)], [['m0'], ['m1']]);
+  a.ack('t', a0[0].id, 'failed');
+  const b1 = b.fetch('t', 1);
+  assert.deepEqual(datas(b1), ['m0'], "B gets A's nacked message first");
+  b.ack('t', b1[0].id, 'failed');
+  b.ack('t', b0[0].id, 'failed');
+  const a1 = fetchAll(a, 't');
+  assert.deepEqual(datas(a1), ['m0', 'm1', 'm2', 'm3'], 'and back to A, in order');
+  const ids = new Set([...a0, ...b0, ...b1, ...a1].map((d) => d.id));
+  assert.equal(ids.size, 1 + 1 + 1 + 4, 'every delivery has its own id');
+});
+
+test("subscribe releases this instance's claims to everyone", () => {
+  const fake = new FakeBucket();
+  const clock = testClock();
+  const [a, b] = [clock.broker(fake), clock.broker(fake)];
+  for (let i = 0; i < 3; i += 1) send(a, 't', `m${i}`);
+  const first = fetchAll(a, 't');
+  a.ack('t', first[1].id, undefined);
+  a.subscribe('t');
+  assert.deepEqual(fake.claimKeys(), []);
+  assert.deepEqual(datas(fetchAll(b, 't')), ['m0', 'm2']);
+  assert.deepEqual(fetchAll(a, 't'), []);
+});
+
+test('a lost claim race drops only the messages taken', () => {
+  const fake = new FakeBucket();
+  const clock = testClock();
+  const [a, b] = [clock.broker(fake), clock.broker(fake)];
+  for (let i = 0; i < 3; i += 1) send(a, 't', `m${i}`);
+  // B claims m0 and m1 between A's reads and A's claim commit.
+  fake.onNextCommit(() => {
+    assert.deepEqual(datas(b.fetch('t', 2)), ['m0', 'm1']);
+  });
+  assert.deepEqual(datas(fetchAll(a, 't')), ['m2']);
+  assert.deepEqual(fetchAll(b, 't'), []);
+  b.subscribe('t');
+  assert.deepEqual(datas(fetchAll(a, 't')), ['m0', 'm1']);
+});
+
+test('a release that failed leaves the claim to its owner at once', () => {
+  const fake = new FakeBucket();
+  const clock = testClock();
+  const [a, b] = [clock.broker(fake), clock.broker(fake)];
+  send(a, 't', 'm0');
+  const [first] = fetchAll(a, 't');
+  fake.broken = true;
+  a.subscribe('t');
+  fake.broken = false;
+  assert.equal(fake.claimKeys().length, 1);
+  assert.deepEqual(fetchAll(b, 't'), [], 'others wait');
+  const again = fetchAll(a, 't');
+  assert.deepEqual(datas(again), ['m0'], 'its owner takes it back');
+  assert.notEqual(again[0].id, first.id);
+  a.ack('t', again[0].id, undefined);
+  assert.deepEqual(fake.claimKeys(), []);
+});
+
+test('a failed nack leaves the message in flight for a retry', () => {
+  const { fake, broker } = setup();
+  send(broker, 't', 'm0');
+  const [d] = fetchAll(broker, 't');
+  fake.broken = true;
+  throwsDapr(() => broker.ack('t', d.id, 'failed'), 'other');
+  fake.broken = false;
+  broker.ack('t', d.id, 'failed');
+  assert.deepEqual(datas(fetchAll(broker, 't')), ['m0']);
+});
+
+test('undecodable claims do not block a message', () => {
+  const { fake, broker } = setup();
+  send(broker, 't', 'm0');
+  fake.putRaw(keysOf('t').claim(0n), enc.encode('junk'));
+  assert.deepEqual(datas(fetchAll(broker, 't')), ['m0']);
+});
+
+test('a re-initialised broker with the same owner takes its claims back', () => {
+  const fake = new FakeBucket();
+  const clock = testClock();
+  const before = clock.broker(fake);
+  send(before, 't', 'm0');
+  const [first] = fetchAll(before, 't');
+  const after = new Broker(fake, { owner: before.owner, ackDeadline: DEADLINE, clock: () => 0 });
+  throwsDapr(() => after.ack('t', first.id, undefined), 'invalid-argument');
+  const again = fetchAll(after, 't');
+  assert.deepEqual(datas(again), ['m0']);
+  assert.notEqual(again[0].id, first.id);
+});
+
+test('ack deadlines parse', () => {
+  assert.equal(parseAckDeadline(undefined), 60_000);
+  for (const [text, ms] of [['500ms', 500], ['30s', 30_000], ['2m', 120_000], ['1440m', MAX_ACK_DEADLINE_MS]]) {
+    assert.equal(parseAckDeadline(/** @type {string} */ (text)), ms, String(text));
+  }
+  for (const bad of ['', '0s', '30', 's', '1.5s', '-1s', '+1s', '30 s', '30S', '1h', '1441m', '99999999999999999999ms']) {
+    assert.match(throwsDapr(() => parseAckDeadline(bad), 'invalid-argument'), /metadata ackDeadline/, bad);
+  }
+  assert.equal(formatDuration(1500), '1500ms');
 });

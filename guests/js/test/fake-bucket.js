@@ -93,4 +93,8 @@ export class FakeBucket {
   messageKeys() {
     return [...this.entries.keys()].filter((k) => k.startsWith('m/')).sort();
   }
+
+  claimKeys() {
+    return [...this.entries.keys()].filter((k) => k.startsWith('c/')).sort();
+  }
 }

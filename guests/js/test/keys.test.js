@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { MAX_TOPIC_LEN, TopicKeys, U64_MAX, decodeCounter, encodeCounter, formatDeliveryId, parseDeliveryId } from '../pubsub/keys.js';
+import { CLAIM_LEN, MAX_TOPIC_LEN, TopicKeys, U64_MAX, decodeClaim, decodeCounter, encodeClaim, encodeCounter, formatDeliveryId, parseDeliveryId } from '../pubsub/keys.js';
 
 const keysOf = (/** @type {string} */ topic) => new TopicKeys(new TextEncoder().encode(topic));
 
@@ -12,13 +12,26 @@ test('layout matches the Rust guest', () => {
   assert.equal(keys.message(7n), 'm/612f62/00000000000000000007');
   assert.equal(keys.message(U64_MAX), 'm/612f62/18446744073709551615', '20 digits hold every u64');
   assert.ok(keys.message(9n) < keys.message(10n));
+  assert.equal(keys.claim(7n), 'c/612f62/00000000000000000007');
+});
+
+test('claims round-trip in the Rust guest layout and reject other shapes', () => {
+  const claim = { owner: 0x0102n, attempt: 3n, expires: U64_MAX };
+  const bytes = encodeClaim(claim);
+  assert.equal(bytes.length, CLAIM_LEN);
+  assert.deepEqual([...bytes.slice(0, 3)], [1, 2, 1]);
+  assert.deepEqual(decodeClaim(bytes), claim);
+  assert.equal(decodeClaim(new Uint8Array()), undefined);
+  assert.equal(decodeClaim(bytes.slice(0, CLAIM_LEN - 1)), undefined);
+  assert.equal(decodeClaim(Uint8Array.of(...bytes, 0)), undefined);
+  assert.equal(decodeClaim(Uint8Array.of(2, ...bytes.slice(1))), undefined);
 });
 
 test('tricky topics get distinct keys', () => {
   const seen = new Set();
   for (const topic of ['a', 'a/', 'a/0', 'a/00000000000000000001', '61', 't/61', 'ä', 'a b', 'A', '-']) {
     const keys = keysOf(topic);
-    for (const key of [keys.tail, keys.head, keys.message(1n)]) {
+    for (const key of [keys.tail, keys.head, keys.message(1n), keys.claim(1n)]) {
       assert.ok(!seen.has(key), `${key} repeated (topic ${topic})`);
       seen.add(key);
     }

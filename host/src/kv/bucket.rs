@@ -93,6 +93,12 @@ pub trait Bucket: Send + Sync + std::fmt::Debug {
         after: Option<&'a str>,
         limit: usize,
     ) -> KvFuture<'a, Result<Vec<String>, KvError>>;
+    /// Whether other processes may open this same bucket (a networked store such as Redis).
+    /// `false` for this process's own stores (durable, memory): whatever another instance
+    /// left in such a bucket was left by one that is gone.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// Checks sizes and counts of a commit before any backend sees it.

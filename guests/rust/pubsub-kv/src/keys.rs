@@ -9,9 +9,26 @@
 //! | `t/<t>`                | tail: the next sequence number to assign (`u64` LE, 8 bytes) |
 //! | `h/<t>`                | head: the lowest sequence that may still hold a message     |
 //! | `m/<t>/<seq:020>`      | the message with that sequence, a [`crate::record::Record`] |
+//! | `c/<t>/<seq:020>`      | the claim of that message while it is in flight, a [`Claim`] |
 //!
 //! A missing counter is 0. Invariant: `head <= tail`, no message exists below `head` or at or
 //! above `tail`.
+//!
+//! A claim (a lease) says which component instance delivered the message and until when the
+//! others must leave it alone; it is what lets several instances (replicas in several
+//! processes over one shared bucket) share a subscription. Layout, integers `u64`
+//! little-endian:
+//!
+//! | bytes | field                                                                    |
+//! |-------|--------------------------------------------------------------------------|
+//! | 1     | format, always `CLAIM_FORMAT_V1` (1)                                     |
+//! | 8     | owner: a random id of the claiming instance (here: its topic nonce)      |
+//! | 8     | attempt: which delivery of the message this is, from 1                   |
+//! | 8     | expires: wall-clock milliseconds since the Unix epoch (the ack deadline) |
+//!
+//! No claim, an expired claim or an undecodable one: the message is deliverable. An ack
+//! deletes the message and its claim in one commit; a nack or a new `subscribe` deletes the
+//! claim.
 
 use std::fmt::Write as _;
 
@@ -29,6 +46,8 @@ pub struct TopicKeys {
     pub head: String,
     /// `m/<t>/`: message keys are this prefix plus the zero-padded sequence.
     message_prefix: String,
+    /// `c/<t>/`: claim keys are this prefix plus the zero-padded sequence.
+    claim_prefix: String,
 }
 
 impl TopicKeys {
@@ -43,12 +62,63 @@ impl TopicKeys {
             tail: format!("t/{hex}"),
             head: format!("h/{hex}"),
             message_prefix: format!("m/{hex}/"),
+            claim_prefix: format!("c/{hex}/"),
         }
     }
 
     /// The key of message `seq`; zero-padded so keys sort in sequence order.
     pub fn message(&self, seq: u64) -> String {
         format!("{}{seq:020}", self.message_prefix)
+    }
+
+    /// The key of the claim of message `seq`.
+    pub fn claim(&self, seq: u64) -> String {
+        format!("{}{seq:020}", self.claim_prefix)
+    }
+}
+
+/// The format byte of a [`Claim`] record.
+pub const CLAIM_FORMAT_V1: u8 = 1;
+/// Length of an encoded [`Claim`].
+pub const CLAIM_LEN: usize = 25;
+
+/// The claim of a message in flight (layout in the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// The nonce of the instance that delivered it.
+    pub owner: u64,
+    /// Which delivery of the message this is, from 1.
+    pub attempt: u64,
+    /// When the claim lapses: wall-clock milliseconds since the Unix epoch.
+    pub expires: u64,
+}
+
+impl Claim {
+    /// Serialise the claim.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(CLAIM_LEN);
+        out.push(CLAIM_FORMAT_V1);
+        out.extend_from_slice(&self.owner.to_le_bytes());
+        out.extend_from_slice(&self.attempt.to_le_bytes());
+        out.extend_from_slice(&self.expires.to_le_bytes());
+        out
+    }
+
+    /// Parse a stored claim; `None` unless it is exactly what [`Claim::encode`] produces.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let (&format, rest) = bytes.split_first()?;
+        if format != CLAIM_FORMAT_V1 || rest.len() != CLAIM_LEN - 1 {
+            return None;
+        }
+        let word = |i: usize| -> Option<u64> {
+            let bytes = rest.get(i * 8..(i + 1) * 8)?;
+            Some(u64::from_le_bytes(bytes.try_into().ok()?))
+        };
+        Some(Claim {
+            owner: word(0)?,
+            attempt: word(1)?,
+            expires: word(2)?,
+        })
     }
 }
 
@@ -110,6 +180,28 @@ mod tests {
             "20 digits hold every u64"
         );
         assert!(keys.message(9) < keys.message(10));
+        assert_eq!(keys.claim(7), "c/612f62/00000000000000000007");
+    }
+
+    #[test]
+    fn claims_round_trip_and_reject_other_shapes() {
+        let claim = Claim {
+            owner: 0x0102,
+            attempt: 3,
+            expires: u64::MAX,
+        };
+        let bytes = claim.encode();
+        assert_eq!(bytes.len(), CLAIM_LEN);
+        assert_eq!(&bytes[..3], &[1, 2, 1]);
+        assert_eq!(Claim::decode(&bytes), Some(claim));
+        assert_eq!(Claim::decode(&[]), None);
+        assert_eq!(Claim::decode(&bytes[..CLAIM_LEN - 1]), None);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Claim::decode(&longer), None);
+        let mut other_format = bytes;
+        other_format[0] = 2;
+        assert_eq!(Claim::decode(&other_format), None);
     }
 
     #[test]
@@ -129,7 +221,12 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for topic in topics {
             let keys = TopicKeys::new(topic);
-            for key in [keys.tail.clone(), keys.head.clone(), keys.message(1)] {
+            for key in [
+                keys.tail.clone(),
+                keys.head.clone(),
+                keys.message(1),
+                keys.claim(1),
+            ] {
                 assert!(seen.insert(key.clone()), "{key} repeated (topic {topic:?})");
             }
         }

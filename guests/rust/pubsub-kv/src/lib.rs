@@ -3,9 +3,13 @@
 //! Every topic is a queue in a host bucket (`keyvalue-store`): a tail counter, a head counter
 //! and one key per message holding a small binary [`record`] (layout in [`keys`]). Publishing
 //! is one conditional `keyvalue-atomics.commit` that writes the message and advances the
-//! tail; an ack deletes the message key. Which messages are in flight is kept in instance
-//! memory only (see [`broker`]), so after a restart or an instance rebuild every message
-//! not acked is delivered again: at-least-once, and nothing acked ever comes back.
+//! tail; an ack deletes the message key. Which messages are in flight is shared through the
+//! bucket too: `fetch` claims each message it returns with a claim key (a lease until the
+//! ack deadline), so several instances over one shared bucket (replicas of an app in several
+//! `wasmplug serve` processes on one Redis store) share a subscription, each message
+//! processed by one of them at a time (see [`broker`]). A message whose delivery is never
+//! acked (its instance died, restarted or was rebuilt) is delivered again, by any instance,
+//! once its claim has expired: at-least-once, and nothing acked ever comes back.
 //!
 //! Delivery ids are `<nonce>-<seq>-<attempt>`: a random per-(instance, topic) nonce as 16
 //! hex digits, the message's sequence number and the delivery count of that message.
@@ -13,6 +17,9 @@
 //! Component metadata:
 //! - `bucket` (optional, default `pubsub`): the host bucket to open; the component config
 //!   must grant it.
+//! - `ackDeadline` (optional, default `60s`): how long a delivery may stay unacked before
+//!   another instance may deliver the message again; a positive integer with `ms`, `s` or
+//!   `m` (`500ms`, `30s`, `2m`), at most 24 h.
 //!
 //! Every other metadata key is ignored (daprd passes e.g. `consumerID`).
 
@@ -78,14 +85,24 @@ impl Guest for Component {
     fn init(metadata: Metadata) -> Result<(), Error> {
         // This component has always taken the first `bucket` pair (the others the last).
         let name = metadata::first_value(&metadata, BUCKET_METADATA).unwrap_or(DEFAULT_BUCKET);
+        let ack_deadline =
+            broker::parse_ack_deadline(metadata::value(&metadata, broker::ACK_DEADLINE_METADATA))?;
         let bucket = kv::open_bucket(name)?;
-        // A re-init (hot reload) starts over: new bucket handle, new nonces, nothing in
-        // flight, so every unacked message becomes deliverable again.
+        // If the host cannot say, assume replicas may share the bucket: claims of other
+        // instances are then honoured until their deadline.
+        let shared = bucket.shared().unwrap_or(true);
+        // A re-init (hot reload) starts over: new bucket handle, nothing in flight, so
+        // every unacked message becomes deliverable again. The nonces stay, so this
+        // instance's claims from before count as its own (deliverable at once, not only
+        // after their deadline) while the old deliveries' ids are no longer in flight.
         INSTANCE.with(|slot| {
-            *slot.borrow_mut() = Some(Instance {
-                bucket,
-                broker: broker::Broker::new(),
-            });
+            let mut slot = slot.borrow_mut();
+            let broker = match slot.take() {
+                Some(old) => old.broker.restarted(ack_deadline),
+                None => broker::Broker::with_clock(ack_deadline, Box::new(broker::system_clock)),
+            };
+            let broker = broker.sharing(shared);
+            *slot = Some(Instance { bucket, broker });
         });
         Ok(())
     }
@@ -103,7 +120,7 @@ impl Guest for Component {
     }
 
     fn subscribe(topic: String, _metadata: Metadata) -> Result<(), Error> {
-        with_instance(|_, broker| broker.subscribe(&topic))
+        with_instance(|bucket, broker| broker.subscribe(bucket, &topic))
     }
 
     fn fetch(topic: String, max: u32) -> Result<Vec<Delivery>, Error> {

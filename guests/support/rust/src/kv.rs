@@ -18,6 +18,11 @@ pub trait Backend {
     /// Apply `writes` atomically, all or nothing (`keyvalue-atomics.commit`); the new
     /// version of each write (0 for deletes).
     fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError>;
+    /// Whether `key` is set, without moving its value (`bucket.exists`; by default
+    /// [`get_versioned`](Self::get_versioned)).
+    fn exists(&self, key: &str) -> Result<bool, KvError> {
+        Ok(self.get_versioned(key)?.is_some())
+    }
 }
 
 impl Backend for Bucket {
@@ -27,6 +32,10 @@ impl Backend for Bucket {
 
     fn commit(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
         keyvalue_atomics::commit(self, writes)
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, KvError> {
+        Bucket::exists(self, key)
     }
 }
 
@@ -87,6 +96,11 @@ pub fn read(backend: &impl Backend, key: &str) -> Result<Option<Entry>, Error> {
     backend
         .get_versioned(key)
         .map_err(|err| read_error(key, &err))
+}
+
+/// [`Backend::exists`], with a failure worded by [`read_error`].
+pub fn exists(backend: &impl Backend, key: &str) -> Result<bool, Error> {
+    backend.exists(key).map_err(|err| read_error(key, &err))
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! stream is one [`Subscription`]; when it ends, whatever it left unacked is redelivered to
 //! the next subscription. `BulkPublish` is served only when the component advertises
 //! `BULK_PUBSUB`; `Pause`/`Resume` are idempotent and hold/release deliveries on the
-//! instance's streams.
+//! instance's streams. A stream holds at most [`MAX_UNACKED`] deliveries unacked at once, so
+//! replicas sharing a subscription share its backlog.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -18,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::window::{AckWindow, MAX_UNACKED};
 use super::{
     BULK_PUBSUB, BlockError, BulkEntry, BulkPublishRequest, Delivery, FETCH_BATCH, Metadata,
     PubSub, PublishRequest, Subscription,
@@ -207,6 +209,8 @@ impl PubSubService for PubSubServices {
         let (stop_tx, stop_rx) = watch::channel(false);
         // Acks from daprd, in arrival order; the end of daprd's side ends the subscription.
         let acks = sub.clone();
+        let window = Arc::new(AckWindow::new(MAX_UNACKED));
+        let acked = window.clone();
         let topic_name = topic.name.clone();
         let mut shutdown = self.shutdown.clone();
         tokio::spawn(async move {
@@ -219,6 +223,7 @@ impl PubSubService for PubSubServices {
                 if m.ack_message_id.is_empty() {
                     continue;
                 }
+                acked.acked(&m.ack_message_id);
                 if let Err(e) = acks
                     .ack(&m.ack_message_id, m.ack_error.map(|e| e.message))
                     .await
@@ -226,6 +231,7 @@ impl PubSubService for PubSubServices {
                     tracing::warn!(topic = %topic_name, id = %m.ack_message_id, "ack failed: {e}");
                 }
             }
+            acked.close();
             let _ = stop_tx.send(true);
         });
         let signals = Signals {
@@ -239,8 +245,22 @@ impl PubSubService for PubSubServices {
             signals,
             move || {
                 let sub = sub.clone();
+                let window = window.clone();
                 async move {
-                    let batch = sub.poll(FETCH_BATCH).await?;
+                    // Only as many as the ack window has room for; a full window waits
+                    // here for an ack (or for the stream to end: then nothing is fetched).
+                    let Some(room) = window.reserve(FETCH_BATCH as usize).await else {
+                        return Ok((Vec::new(), IDLE_WAIT));
+                    };
+                    let max = u32::try_from(room).unwrap_or(FETCH_BATCH);
+                    let batch = match sub.poll(max).await {
+                        Ok(batch) => batch,
+                        Err(e) => {
+                            window.sent(room, std::iter::empty());
+                            return Err(e);
+                        }
+                    };
+                    window.sent(room, batch.iter().map(|d| d.id.as_str()));
                     Ok::<_, BlockError>((batch.into_iter().map(response).collect(), IDLE_WAIT))
                 }
             },

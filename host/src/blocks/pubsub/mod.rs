@@ -24,6 +24,9 @@ mod client;
 mod grpc;
 mod memory;
 mod wasm;
+mod window;
+
+pub use window::MAX_UNACKED;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

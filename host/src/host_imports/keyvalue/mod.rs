@@ -235,6 +235,10 @@ impl store::HostBucket for InstanceState {
         Ok(store::KeyResponse { keys, cursor })
     }
 
+    fn shared(&mut self, this: Resource<BucketResource>) -> Result<bool, store::Error> {
+        Ok(self.bucket(&this)?.bucket.shared())
+    }
+
     fn drop(&mut self, rep: Resource<BucketResource>) -> wasmtime::Result<()> {
         self.table.delete(rep)?;
         Ok(())

@@ -222,6 +222,10 @@ impl RedisBucket {
 }
 
 impl Bucket for RedisBucket {
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn get<'a>(&'a self, key: &'a str) -> KvFuture<'a, Result<Option<Versioned>, KvError>> {
         Box::pin(self.get_now(key))
     }
