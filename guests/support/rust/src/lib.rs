@@ -16,6 +16,8 @@
 //!   counters such as queue heads and tails.
 //! - [`retry`]: the bounded retry of a commit that lost a race.
 //! - [`metadata`]: looking up Dapr metadata pairs.
+//! - [`resp`]: a small Redis (RESP2) client over `wasi:sockets` TCP, for guests that talk to
+//!   Redis themselves.
 //! - `testing` (feature `testing`, for native unit tests only): an in-memory fake of a
 //!   versioned host bucket.
 //!
@@ -34,6 +36,7 @@ pub mod counter;
 pub mod kv;
 pub mod message;
 pub mod metadata;
+pub mod resp;
 pub mod retry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
