@@ -229,6 +229,67 @@ async fn no_sockets_without_a_grant() {
     ));
 }
 
+/// A peer granted by host name: the guest resolves it (only it) and connects to what it
+/// resolves to now; other names cannot even be looked up, other ports stay closed.
+#[tokio::test]
+async fn a_peer_granted_by_name_resolves_on_connect_and_nothing_else_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_port = other.local_addr().unwrap().port();
+    let grants = format!("    grants:\n      tcp:\n        - LOCALHOST:{port}\n");
+    let path = support::write_config(dir.path(), &hostile_entry("byname", &grants));
+    let host = wasmplug::Host::load(&path).unwrap();
+    let s = host.state_store("byname").await.unwrap();
+
+    for key in [
+        format!("connect:localhost:{port}"),
+        format!("connect:127.0.0.1:{port}"),
+    ] {
+        let item = get(&s, &key)
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+        assert_eq!(item.expect("connected").data, b"connected", "{key}");
+    }
+    for key in [
+        format!("connect:localhost:{other_port}"),
+        format!("connect:127.0.0.1:{other_port}"),
+        format!("connect:ip6-localhost:{port}"),
+        format!("connect:example.invalid:{port}"),
+    ] {
+        match get(&s, &key).await {
+            // Refused by the sandbox (lookup or connect), not by the resolver or the peer.
+            Err(StateError::Other(m)) => assert!(m.contains("Permission denied"), "{key}: {m}"),
+            other => panic!("{key} must be refused: {other:?}"),
+        }
+    }
+}
+
+/// A guest parked in a host wait (reading from a peer that accepted and went silent, as a
+/// hung Redis does) is not running wasm, so no epoch tick can stop it: the wall-clock bound
+/// does, and the rebuilt instance serves the next call.
+#[tokio::test]
+async fn a_call_waiting_on_a_silent_peer_ends_at_its_deadline() {
+    let f = fixture();
+    let granted = f.host.state_store("granted").await.unwrap();
+    let addr = f.peer.local_addr().unwrap();
+    let start = Instant::now();
+    let e = fault(get(&granted, &format!("await:{addr}")).await);
+    let took = start.elapsed();
+    assert_eq!(e.kind, FaultKind::Deadline, "{e}");
+    assert!(
+        e.to_string().contains("\"granted\""),
+        "names the component: {e}"
+    );
+    // callTimeout is 1s; the error must come soon after it, not when the peer gives up.
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "took {took:?}"
+    );
+    assert_eq!(get(&granted, "anything").await.unwrap(), None);
+}
+
 #[tokio::test]
 async fn env_only_as_granted() {
     let f = fixture();

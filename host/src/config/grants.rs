@@ -2,7 +2,7 @@
 //! dirs, env, tcp; the first broken rule is the error. Nothing is granted twice.
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use super::error::Invalid;
@@ -137,27 +137,48 @@ fn tcp(raw: Vec<String>) -> Result<Vec<TcpGrant>, Invalid> {
         .collect()
 }
 
-/// Entry `i` of `grants.tcp`: `host:port`, resolved now (an IP address as is, a host name
-/// through the system resolver) to at least one address.
+/// Entry `i` of `grants.tcp`: `host:port`, where host is an IP address (IPv6 in brackets)
+/// or a DNS host name. A name is not resolved here: the sandbox resolves it each time the
+/// guest connects (a Kubernetes Service may not exist yet, or move), see `runtime::network`.
 fn tcp_peer(i: usize, peer: String) -> Result<TcpGrant, Invalid> {
     let key = format!("grants.tcp[{i}]");
-    let addrs: Vec<SocketAddr> = peer
-        .as_str()
-        .to_socket_addrs()
-        .map_err(|e| {
-            Invalid::new(
-                key.as_str(),
-                format!("{peer:?} is not a reachable host:port: {e}"),
-            )
-        })?
-        .collect();
-    if addrs.is_empty() {
-        return Err(Invalid::new(
-            key,
-            format!("{peer:?} resolved to no addresses"),
+    let bad = |why: &str| Invalid::new(key.as_str(), format!("{peer:?} is not a host:port: {why}"));
+    let Some((host, port)) = peer.rsplit_once(':') else {
+        return Err(bad("no port"));
+    };
+    let port: u16 = match port.parse() {
+        Ok(p) if p > 0 => p,
+        _ => return Err(bad("the port must be a number from 1 to 65535")),
+    };
+    let host = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<Ipv6Addr>()
+            .map_err(|_| bad("not an IPv6 address in brackets"))?
+            .to_string()
+    } else if host.parse::<Ipv4Addr>().is_ok() {
+        host.to_owned()
+    } else if is_host_name(host) {
+        host.to_ascii_lowercase()
+    } else {
+        return Err(bad(
+            "the host must be an IP address or a DNS name (letters, digits, '-', '.')",
         ));
-    }
-    Ok(TcpGrant { peer, addrs })
+    };
+    Ok(TcpGrant { peer, host, port })
+}
+
+/// A DNS host name: dot-separated labels of 1-63 letters, digits and '-', not starting or
+/// ending with '-', at most 253 characters.
+fn is_host_name(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 #[cfg(test)]
@@ -305,63 +326,72 @@ mod tests {
         );
     }
 
-    /// The addresses `peer` is granted as.
-    fn tcp_addrs(peer: &str) -> Vec<SocketAddr> {
+    /// The (host, port) `peer` is granted as.
+    fn tcp_grant(peer: &str) -> (String, u16) {
         let c = component(&format!("grants:\n  tcp:\n    - {peer:?}"));
         assert_eq!(c.grants.tcp.len(), 1);
         assert_eq!(c.grants.tcp[0].peer, peer);
-        c.grants.tcp[0].addrs.clone()
+        (c.grants.tcp[0].host.clone(), c.grants.tcp[0].port)
     }
 
     #[test]
     fn tcp_ip_and_port_is_its_own_address() {
-        assert_eq!(
-            tcp_addrs("127.0.0.1:6379"),
-            ["127.0.0.1:6379".parse().unwrap()]
-        );
-        assert_eq!(tcp_addrs("[::1]:80"), ["[::1]:80".parse().unwrap()]);
+        assert_eq!(tcp_grant("127.0.0.1:6379"), ("127.0.0.1".into(), 6379));
+        assert_eq!(tcp_grant("[::1]:80"), ("::1".into(), 80));
     }
 
     #[test]
-    fn tcp_host_name_is_resolved_when_loading() {
-        let addrs = tcp_addrs("localhost:80");
-        assert!(!addrs.is_empty());
-        assert!(
-            addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80),
-            "{addrs:?}"
+    fn tcp_host_name_is_kept_for_the_sandbox_to_resolve_on_connect() {
+        // Not resolved at load: a name that does not resolve yet is still a valid grant.
+        assert_eq!(
+            tcp_grant("Redis-Master.default.svc.cluster.local:6379"),
+            ("redis-master.default.svc.cluster.local".into(), 6379)
+        );
+        assert_eq!(
+            tcp_grant("no-such-host.invalid:80"),
+            ("no-such-host.invalid".into(), 80)
         );
     }
 
     #[test]
     fn tcp_peer_must_be_host_colon_port() {
         let cases = [
-            ("nohost", "invalid socket address"),
-            ("", "invalid socket address"),
-            ("127.0.0.1:99999", "invalid port value"),
-            ("127.0.0.1:abc", "invalid port value"),
+            ("nohost", "no port"),
+            ("", "no port"),
+            (
+                "127.0.0.1:99999",
+                "the port must be a number from 1 to 65535",
+            ),
+            ("127.0.0.1:abc", "the port must be a number from 1 to 65535"),
+            ("127.0.0.1:0", "the port must be a number from 1 to 65535"),
+            (
+                "[::1:80",
+                "the host must be an IP address or a DNS name (letters, digits, '-', '.')",
+            ),
+            ("[zz]:80", "not an IPv6 address in brackets"),
+            (
+                "a_b:80",
+                "the host must be an IP address or a DNS name (letters, digits, '-', '.')",
+            ),
+            (
+                "-a.b:80",
+                "the host must be an IP address or a DNS name (letters, digits, '-', '.')",
+            ),
+            (
+                ":80",
+                "the host must be an IP address or a DNS name (letters, digits, '-', '.')",
+            ),
         ];
         for (peer, why) in cases {
             assert_eq!(
                 rejected(&format!("grants:\n  tcp:\n    - {peer:?}")),
                 at(
                     "grants.tcp[0]",
-                    &format!("{peer:?} is not a reachable host:port: {why}")
+                    &format!("{peer:?} is not a host:port: {why}")
                 ),
                 "{peer}"
             );
         }
-    }
-
-    #[test]
-    fn tcp_host_that_does_not_resolve_is_rejected() {
-        let e = rejected("grants:\n  tcp:\n    - 127.0.0.1:1\n    - no-such-host.invalid:80");
-        assert_eq!(e.key.as_deref(), Some("grants.tcp[1]"));
-        // The rest is the system resolver's own words.
-        assert!(
-            e.message
-                .starts_with("\"no-such-host.invalid:80\" is not a reachable host:port: "),
-            "{e}"
-        );
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The resolved config: what the rest of the host reads. Paths are absolute and defaults
 //! are filled in; nothing here knows about YAML.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -104,8 +103,10 @@ pub struct DirGrant {
 pub struct TcpGrant {
     /// `host:port` as written in the config.
     pub peer: String,
-    /// The addresses it resolved to when the config was loaded.
-    pub addrs: Vec<SocketAddr>,
+    /// Its host: an IP address, or a host name resolved each time the guest connects.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
 }
 
 #[cfg(test)]

@@ -97,6 +97,7 @@ fn load_error(config: &ComponentConfig, problem: LoadProblem) -> LoadError {
 fn linker(engine: &Engine) -> wasmtime::Result<Linker<InstanceState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    super::network::add_to_linker(&mut linker)?;
     crate::bindings::HostImports::add_to_linker::<
         InstanceState,
         wasmtime::component::HasSelf<InstanceState>,

@@ -108,6 +108,28 @@ macro_rules! guest_call {
 }
 pub(crate) use guest_call;
 
+/// Runs `call` for at most `limit`; `None` when it was still running then (and was dropped).
+async fn within<T>(
+    limit: std::time::Duration,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> Option<wasmtime::Result<T>> {
+    tokio::time::timeout(limit, call).await.ok()
+}
+
+/// The result of [`within`], with a call that ran out of time turned into a deadline fault
+/// (the store is then unusable and the caller replaces the instance, as after any fault).
+fn expired<T>(
+    done: Option<wasmtime::Result<T>>,
+    store: &mut Store<InstanceState>,
+) -> wasmtime::Result<T> {
+    done.unwrap_or_else(|| {
+        store.data_mut().deadline_hit = true;
+        Err(wasmtime::Error::msg(
+            "call deadline exceeded while waiting on I/O",
+        ))
+    })
+}
+
 struct Live<W> {
     store: Store<InstanceState>,
     bindings: W,
@@ -194,6 +216,13 @@ impl<W: World> Guest<W> {
         }
     }
 
+    /// How long a call may take by the wall clock. The epoch deadline interrupts guest code;
+    /// this also ends a call that is parked in a host wait (a socket read from a peer that
+    /// stopped answering), a little after the epoch deadline would have.
+    fn wall_limit(&self) -> std::time::Duration {
+        self.component.config.limits.call_timeout + 2 * super::engine::TICK
+    }
+
     fn arm(&self, store: &mut Store<InstanceState>) {
         arm(store, self.component.config.limits.call_timeout);
     }
@@ -241,7 +270,8 @@ impl<W: World> Guest<W> {
             }
         };
         self.arm(&mut store);
-        match bindings.init(&mut store, metadata).await {
+        let init = within(self.wall_limit(), bindings.init(&mut store, metadata)).await;
+        match expired(init, &mut store) {
             Ok(Ok(())) => {
                 let limiter = &store.data().limiter;
                 let recycle_at = recycle_at(limiter.used, limiter.max_bytes);
@@ -308,7 +338,8 @@ impl<W: World> Guest<W> {
             return Err(self.fault(operation, FaultKind::Instantiate, message));
         };
         self.arm(&mut live.store);
-        match f(&live.bindings, &mut live.store).await {
+        let done = within(self.wall_limit(), f(&live.bindings, &mut live.store)).await;
+        match expired(done, &mut live.store) {
             Ok(r) => {
                 let limiter = &live.store.data().limiter;
                 if limiter.used >= live.recycle_at {

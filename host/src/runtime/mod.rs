@@ -3,6 +3,7 @@
 //! - [`cache`]: compiling, with the in-process and on-disk compile caches;
 //! - [`inspect`]: what a component exports and imports, and whether it fits its config;
 //! - [`component`]: a loaded (compiled, validated, linked) component;
+//! - `network`: the TCP peers and host names a component may reach;
 //! - [`sandbox`]: one instance's store: WASI context from its grants, memory limit, deadline;
 //! - `stdio`: guest stdout/stderr into `tracing`;
 //! - `guest`: the supervisor that owns one instance and rebuilds it after a fault;
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub(crate) mod guest;
 pub mod inspect;
+pub(crate) mod network;
 pub mod sandbox;
 pub(crate) mod stdio;
 

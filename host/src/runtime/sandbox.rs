@@ -9,6 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::network::{HasNetworkPolicy, NetworkPolicy};
 use super::stdio::TracingStdio;
 use crate::config::{ComponentConfig, Grants};
 use crate::kv::bucket::Bucket;
@@ -24,6 +25,8 @@ pub struct InstanceState {
     pub(crate) component: Arc<str>,
     deadline: Instant,
     pub(crate) deadline_hit: bool,
+    /// The peers and names it may reach (see [`super::network`]).
+    pub(crate) network: Arc<NetworkPolicy>,
 }
 
 impl std::fmt::Debug for InstanceState {
@@ -31,6 +34,12 @@ impl std::fmt::Debug for InstanceState {
         f.debug_struct("InstanceState")
             .field("component", &self.component)
             .finish_non_exhaustive()
+    }
+}
+
+impl HasNetworkPolicy for InstanceState {
+    fn network_policy(&self) -> Arc<NetworkPolicy> {
+        self.network.clone()
     }
 }
 
@@ -51,8 +60,10 @@ pub(crate) fn new_store(
     buckets: &HashMap<String, Arc<dyn Bucket>>,
 ) -> wasmtime::Result<Store<InstanceState>> {
     let component: Arc<str> = config.name.as_str().into();
+    let network = Arc::new(NetworkPolicy::new(&config.grants.tcp));
     let state = InstanceState {
-        wasi: wasi_ctx(&config.grants, component.clone())?,
+        wasi: wasi_ctx(&config.grants, component.clone(), &network)?,
+        network,
         table: ResourceTable::new(),
         limiter: MemoryLimiter::new(config.limits.memory_bytes),
         buckets: buckets.clone(),
@@ -140,7 +151,11 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 /// Builds the WASI context from the grants: nothing is inherited from the host.
-fn wasi_ctx(grants: &Grants, component: Arc<str>) -> wasmtime::Result<WasiCtx> {
+fn wasi_ctx(
+    grants: &Grants,
+    component: Arc<str>,
+    network: &Arc<NetworkPolicy>,
+) -> wasmtime::Result<WasiCtx> {
     let mut b = WasiCtx::builder();
     b.stderr(TracingStdio::new(component.clone()));
     b.stdout(TracingStdio::new(component));
@@ -156,59 +171,24 @@ fn wasi_ctx(grants: &Grants, component: Arc<str>) -> wasmtime::Result<WasiCtx> {
         b.preopened_dir(&d.host_path, &d.guest_path, perms)?;
     }
     b.allow_udp(false);
-    b.allow_ip_name_lookup(false);
-    if grants.tcp.is_empty() {
+    // Lookups are filtered by name in `network::GrantedLookup`; connects by address here.
+    b.allow_ip_name_lookup(!network.is_empty());
+    if network.is_empty() {
         b.allow_tcp(false);
     } else {
-        let allowed: Arc<Vec<std::net::SocketAddr>> = Arc::new(
-            grants
-                .tcp
-                .iter()
-                .flat_map(|t| t.addrs.iter().copied())
-                .collect(),
-        );
         b.allow_tcp(true);
+        let policy = network.clone();
         b.socket_addr_check(move |addr, use_| {
-            let ok = tcp_allowed(&allowed, addr, use_);
-            Box::pin(async move { ok })
+            let policy = policy.clone();
+            Box::pin(async move { policy.allows(addr, use_).await })
         });
     }
     Ok(b.build())
 }
 
-/// The socket rule: connect only to a granted peer; bind only implicitly (wildcard address,
-/// port 0, which `connect` does first); listen, accept and UDP never.
-fn tcp_allowed(
-    allowed: &[std::net::SocketAddr],
-    addr: std::net::SocketAddr,
-    use_: wasmtime_wasi::sockets::SocketAddrUse,
-) -> bool {
-    use wasmtime_wasi::sockets::SocketAddrUse;
-    match use_ {
-        SocketAddrUse::TcpConnect => allowed.contains(&addr),
-        SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmtime_wasi::sockets::SocketAddrUse;
-
-    #[test]
-    fn only_granted_peers_and_the_implicit_bind_pass() {
-        let peer: std::net::SocketAddr = "127.0.0.1:6379".parse().unwrap();
-        let other: std::net::SocketAddr = "127.0.0.1:6380".parse().unwrap();
-        let any: std::net::SocketAddr = "0.0.0.0:0".parse().unwrap();
-        let any_port: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
-        let allowed = [peer];
-        assert!(tcp_allowed(&allowed, peer, SocketAddrUse::TcpConnect));
-        assert!(!tcp_allowed(&allowed, other, SocketAddrUse::TcpConnect));
-        assert!(tcp_allowed(&allowed, any, SocketAddrUse::TcpBind));
-        assert!(!tcp_allowed(&allowed, any_port, SocketAddrUse::TcpBind));
-        assert!(!tcp_allowed(&allowed, peer, SocketAddrUse::UdpBind));
-    }
 
     #[test]
     fn the_limiter_refuses_growth_past_its_limit_and_remembers() {

@@ -11,6 +11,7 @@
 //! | `write:<path>`      | writes `hostile` to the file; returns `written`               |
 //! | `env:<NAME>`        | returns the environment variable, or `none`                   |
 //! | `connect:<ip:port>` | opens a TCP connection; returns `connected`                   |
+//! | `await:<ip:port>`   | connects and reads until the peer closes; returns what it read |
 //! | `log:<msg>`         | writes `msg` to stderr and the host `logging` import          |
 //! | `leak:<bytes>`      | allocates, touches and never frees `bytes`; returns `leaked`  |
 //! | `calls`             | how many `get`s this instance has answered, this one included |
@@ -72,6 +73,17 @@ fn connect(addr: &str) -> Result<Option<Item>, Error> {
         .map_err(|err| Error::Other(format!("connect {addr}: {err}")))
 }
 
+fn await_peer(addr: &str) -> Result<Option<Item>, Error> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr)
+        .map_err(|err| Error::Other(format!("connect {addr}: {err}")))?;
+    let mut got = Vec::new();
+    stream
+        .read_to_end(&mut got)
+        .map_err(|err| Error::Other(format!("read {addr}: {err}")))?;
+    Ok(Some(item(got)))
+}
+
 /// `get` calls answered by this instance (a fresh instance starts at zero).
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
@@ -123,6 +135,9 @@ impl Guest for Component {
         }
         if let Some(addr) = key.strip_prefix("connect:") {
             return connect(addr);
+        }
+        if let Some(addr) = key.strip_prefix("await:") {
+            return await_peer(addr);
         }
         if let Some(msg) = key.strip_prefix("log:") {
             eprintln!("{msg}");
