@@ -324,9 +324,16 @@ pub fn go_duration(v: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
 }
 
+/// One socket: read through the parser's buffer, written through `BufReader::get_mut`
+/// (no `try_clone`: wasm32-wasip2 cannot duplicate a socket).
 struct Conn {
     reader: Parser<BufReader<TcpStream>>,
-    writer: TcpStream,
+}
+
+impl Conn {
+    fn writer(&mut self) -> &mut TcpStream {
+        self.reader.input.get_mut()
+    }
 }
 
 /// One Redis connection, (re)opened on demand. See the module docs for what is retried.
@@ -402,9 +409,10 @@ impl Client {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Failure::Fatal(RespError::Io("not connected".into())));
         };
-        conn.writer
+        let writer = conn.writer();
+        writer
             .write_all(&self.out)
-            .and_then(|()| conn.writer.flush())
+            .and_then(|()| writer.flush())
             .map_err(|e| Failure::BeforeReply(io(e)))?;
         let mut replies = Vec::with_capacity(count);
         for i in 0..count {
@@ -429,12 +437,8 @@ impl Client {
         let _ = stream.set_read_timeout(o.timeout);
         let _ = stream.set_write_timeout(o.timeout);
         let _ = stream.set_nodelay(true);
-        let writer = stream
-            .try_clone()
-            .map_err(|e| RespError::Io(format!("connecting to {}: {e}", o.addr)))?;
         let mut conn = Conn {
             reader: Parser::new(BufReader::with_capacity(64 * 1024, stream)),
-            writer,
         };
         let mut hello = Vec::new();
         let mut expected = 0;
@@ -450,7 +454,7 @@ impl Client {
             expected += 1;
         }
         if expected > 0 {
-            conn.writer
+            conn.writer()
                 .write_all(&hello)
                 .map_err(|e| RespError::Io(format!("connecting to {}: {e}", o.addr)))?;
             for _ in 0..expected {
