@@ -1,6 +1,8 @@
 //! State get/set on a Redis key-value store: the state-store guest in process and over the
 //! bridge, against the floor, a native program issuing the same Redis commands with the
-//! same client crate (`HMGET` for a get, the commit script for a set).
+//! same client crate (`HMGET` for a get, the commit script for a set); and `state-redis`,
+//! the guest that speaks RESP to Redis itself on Dapr's `state.redis` layout (one `EVAL` per
+//! get and per set), in process and over the bridge, against the same floor.
 //!
 //! Run (after `cargo xtask build-guests`; needs `redis-server`):
 //!
@@ -57,6 +59,8 @@ enum Target {
     Native,
     InProcess,
     Bridge,
+    GuestResp,
+    GuestRespBridge,
 }
 
 impl Target {
@@ -65,6 +69,8 @@ impl Target {
             Self::Native => "(a) native redis client",
             Self::InProcess => "(b) wasm, in process",
             Self::Bridge => "(c) wasm, over the bridge",
+            Self::GuestResp => "(d) state-redis, RESP in the guest",
+            Self::GuestRespBridge => "(e) state-redis, over the bridge",
         }
     }
 }
@@ -169,17 +175,19 @@ async fn round(caller: &Caller, op: Op, callers: usize, time: Duration) -> Stats
     }
 }
 
-fn config(dir: &Path, url: &str) -> PathBuf {
-    let wasm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests/state-store.wasm");
+fn config(dir: &Path, url: &str, port: u16) -> PathBuf {
+    let guests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests");
+    let wasm = guests.join("state-store.wasm");
+    let resp = guests.join("state-redis.wasm");
     assert!(
-        wasm.is_file(),
+        wasm.is_file() && resp.is_file(),
         "build the guests first: cargo xtask build-guests"
     );
     let path = dir.join("wasmplug.yaml");
     std::fs::write(
         &path,
         format!(
-            "apiVersion: wasmplug.dev/v1alpha1\nkind: Components\ndataDir: data\nkeyValueStores:\n  - name: shared\n    type: redis\n    url: {url}\ncomponents:\n  - name: s\n    type: state\n    wasm: {wasm:?}\n    grants:\n      keyValue:\n        - bucket: state\n          store: shared\n"
+            "apiVersion: wasmplug.dev/v1alpha1\nkind: Components\ndataDir: data\nkeyValueStores:\n  - name: shared\n    type: redis\n    url: {url}\ncomponents:\n  - name: s\n    type: state\n    wasm: {wasm:?}\n    grants:\n      keyValue:\n        - bucket: state\n          store: shared\n  - name: r\n    type: state\n    wasm: {resp:?}\n    metadata:\n      - name: redisHost\n        value: 127.0.0.1:{port}\n    grants:\n      tcp:\n        - 127.0.0.1:{port}\n"
         ),
     )
     .unwrap();
@@ -196,7 +204,8 @@ fn median(v: &[Stats], f: fn(&Stats) -> f64) -> f64 {
 async fn main() {
     let redis = redis_harness::RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let host = Arc::new(wasmplug::Host::load(config(dir.path(), &redis.url())).unwrap());
+    let host =
+        Arc::new(wasmplug::Host::load(config(dir.path(), &redis.url(), redis.port())).unwrap());
 
     let client = redis::Client::open(redis.url()).unwrap();
     let con = ConnectionManager::new(client).await.unwrap();
@@ -220,16 +229,28 @@ async fn main() {
             .await
         }
     });
-    let socket = sockets.path().join("s.sock");
-    while !socket.exists() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let bridge = GrpcStateStore::connect(&socket, "bench").await.unwrap();
-    bridge.init(Metadata::new()).await.unwrap();
-    let bridge = Caller::Store(Arc::new(bridge));
+    let over_bridge = async |name: &str| {
+        let socket = sockets.path().join(format!("{name}.sock"));
+        while !socket.exists() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let client = GrpcStateStore::connect(&socket, "bench").await.unwrap();
+        client.init(Metadata::new()).await.unwrap();
+        Caller::Store(Arc::new(client))
+    };
+    let bridge = over_bridge("s").await;
+    let guest_resp: Arc<dyn StateStore> = Arc::new(host.state_store("r").await.unwrap());
+    let guest_resp = Caller::Store(guest_resp);
+    let guest_resp_bridge = over_bridge("r").await;
 
     // Seed every key in every target's namespace.
-    for caller in [&native, &in_process, &bridge] {
+    for caller in [
+        &native,
+        &in_process,
+        &bridge,
+        &guest_resp,
+        &guest_resp_bridge,
+    ] {
         let mut c = caller.clone();
         for i in 0..KEYS {
             c.call(Op::Set, i).await;
@@ -240,6 +261,8 @@ async fn main() {
         (Target::Native, native),
         (Target::InProcess, in_process),
         (Target::Bridge, bridge),
+        (Target::GuestResp, guest_resp),
+        (Target::GuestRespBridge, guest_resp_bridge),
     ];
     let time = round_time();
     let mut results: Vec<((Target, Op, usize), Vec<Stats>)> = Vec::new();
@@ -277,7 +300,13 @@ async fn main() {
                 }
             };
             let floor = find(Target::Native);
-            for t in [Target::Native, Target::InProcess, Target::Bridge] {
+            for t in [
+                Target::Native,
+                Target::InProcess,
+                Target::Bridge,
+                Target::GuestResp,
+                Target::GuestRespBridge,
+            ] {
                 let s = find(t);
                 let versus = if callers == 1 {
                     format!("latency {:.2}x", s.p50_us / floor.p50_us)
