@@ -1,36 +1,37 @@
-//! Bridge latency and throughput: what serving a component over Dapr's pluggable-components
-//! gRPC protocol costs, measured against two baselines in the same run.
+//! Bridge latency, throughput and server CPU: `wasmplug serve` against a bare, hand-written
+//! tonic state store, measured side by side in one run.
 //!
 //! Run (after `cargo xtask build-guests`):
 //!
 //! ```sh
-//! cargo bench -p wasmplug --bench bridge
+//! cargo xtask bench bridge        # or: cargo bench -p wasmplug --bench bridge -- --bench
 //! ```
 //!
-//! Every cell is measured in 3 rounds, interleaved with the other cells so that drift and
-//! other load on the machine spread over all of them; a round measures for 1 s after 0.5 s
-//! of warm-up. A cell reports the median of its rounds' figures, and the range of the
-//! rounds' median latencies shows how steady the machine was. `WASMPLUG_BENCH_SECS`
-//! (default 3) sets the measured seconds per cell, split over the rounds.
+//! Every server is its own process, as it is next to daprd, so its CPU time can be read off
+//! `/proc/<pid>/task/*/schedstat` (nanoseconds, every thread) and divided by the calls it
+//! answered in the measured window:
+//! - **bare**: a bare tonic server (`Server::builder().add_service(StateStoreServer)`) over a
+//!   `Mutex<HashMap>`, on tokio's default multi-threaded runtime: the hand-written reference
+//!   a Dapr user could write in Rust without us;
+//! - **adapter**: our gRPC adapter and routes (reflection, health, instance multiplexing)
+//!   over the native in-memory reference store, same runtime: the bridge without wasm;
+//! - **wasm**: `wasmplug serve` itself (the binary) over the state-store guest with a
+//!   `memory` bucket, one instance (`concurrency: 1`);
+//! - **wasm pool**: the same with `concurrency: 16`, so 16 calls run in the guest at once;
+//! - **wasm durable** / **durable pool**: the same guest on a `durable` bucket (redb, every
+//!   acknowledged Set on disk), one instance and a pool of 16.
 //!
-//! Three servers, each on its own UNIX socket in a temp dir:
-//! - **wasm**: the bridge over the state-store guest with a `memory` bucket: exactly the
-//!   routes `wasmplug serve` builds (`grpc::routes(bridge::state_factory(..))` served by
-//!   `bridge::serve_routes` on a socket from `bridge::bind`);
-//! - **native**: the same routes over the native in-memory reference store, so the difference
-//!   to **wasm** is the guest;
-//! - **echo**: a raw UDS request/response echo of length-prefixed (u32 LE) frames, with a
-//!   120-byte payload (about a gRPC Get answer for a 100-byte value): the IPC floor, so the
-//!   difference to **native** is gRPC/HTTP/2 plus the adapter.
+//! Clients are `GrpcStateStore`s (tonic, one HTTP/2 connection each, the call shape daprd
+//! uses: unary calls with `x-component-instance`), in this process on its own 2-thread
+//! runtime, all addressing Dapr instance `bench`, initialised once and seeded with 100 keys;
+//! they get/set `key-{i % 100}` with a 100-byte value. Client and server share the machine's
+//! cores, as daprd and its components do.
 //!
-//! Clients of wasm/native are [`GrpcStateStore`]s (one connection each), all addressing the
-//! Dapr instance `bench`, which is initialised once and seeded with 100 keys; they get/set
-//! `key-{i % 100}` with a 100-byte value. With 16 clients there are 16 connections, each
-//! driven by its own task. Every op is timed; a cell reports the median and p99 of those
-//! latencies and the completed ops per second of all clients together.
-//!
-//! Servers and clients share one process and one tokio runtime with 2 worker threads, so the
-//! numbers include both sides' CPU time on the same cores.
+//! Every cell is measured in 3 rounds interleaved with the other cells, so drift spreads over
+//! all of them; a round measures for 1 s after 0.5 s of warm-up (`WASMPLUG_BENCH_SECS`,
+//! default 3, sets the measured seconds per cell). A cell reports the median over its rounds.
+//! `WASMPLUG_BENCH_ONLY=wasm,bare` limits the run to some servers (e.g. to profile one with
+//! `perf record -p`; each server's pid is printed at start).
 
 #![allow(
     clippy::unwrap_used,
@@ -41,20 +42,27 @@
     reason = "tests, benchmarks, examples and build tooling fail loudly by design"
 )]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::UnixListener;
+use tokio_stream::wrappers::UnixListenerStream;
+use tonic::{Request, Response, Status};
 use wasmplug::blocks::state::grpc::{SharedStateStore, routes};
 use wasmplug::blocks::state::{GetRequest, GrpcStateStore, Metadata, SetRequest, StateStore};
-use wasmplug::bridge::state_factory;
+use wasmplug::proto as pb;
 
 const VALUE_LEN: usize = 100;
 const KEYS: usize = 100;
-const ECHO_PAYLOAD: usize = 120;
-const WORKER_THREADS: usize = 2;
+const CLIENT_THREADS: usize = 2;
+const ROUNDS: usize = 3;
+const CLIENTS: [usize; 2] = [1, 16];
+const POOL: usize = 16;
+const INSTANCE: &str = "bench";
+
 /// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
 /// and then it only does a short smoke pass (everything runs, nothing is measured seriously).
 fn smoke() -> bool {
@@ -62,29 +70,59 @@ fn smoke() -> bool {
 }
 
 fn warmup() -> Duration {
-    if smoke() {
-        Duration::from_millis(20)
-    } else {
-        Duration::from_millis(500)
-    }
+    Duration::from_millis(if smoke() { 20 } else { 500 })
 }
-const ROUNDS: usize = 3;
-const CLIENTS: [usize; 2] = [1, 16];
-const INSTANCE: &str = "bench";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Server {
+    Bare,
+    Adapter,
     Wasm,
-    Native,
-    Echo,
+    WasmPool,
+    Durable,
+    DurablePool,
 }
 
 impl Server {
+    const ALL: [Server; 6] = [
+        Server::Bare,
+        Server::Adapter,
+        Server::Wasm,
+        Server::WasmPool,
+        Server::Durable,
+        Server::DurablePool,
+    ];
+
+    fn id(self) -> &'static str {
+        match self {
+            Self::Bare => "bare",
+            Self::Adapter => "adapter",
+            Self::Wasm => "wasm",
+            Self::WasmPool => "wasm-pool",
+            Self::Durable => "durable",
+            Self::DurablePool => "durable-pool",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
-            Self::Wasm => "(a) bridge, wasm guest",
-            Self::Native => "(b) tonic, native store",
-            Self::Echo => "(c) raw UDS echo",
+            Self::Bare => "bare tonic, native map",
+            Self::Adapter => "our adapter, native map",
+            Self::Wasm => "wasm, memory bucket",
+            Self::WasmPool => "wasm pool 16, memory",
+            Self::Durable => "wasm, durable bucket",
+            Self::DurablePool => "wasm pool 16, durable",
+        }
+    }
+
+    /// The `wasmplug serve` config line that differs: bucket backend and pool size.
+    fn wasm_setup(self) -> Option<(&'static str, usize)> {
+        match self {
+            Self::Bare | Self::Adapter => None,
+            Self::Wasm => Some(("memory", 1)),
+            Self::WasmPool => Some(("memory", POOL)),
+            Self::Durable => Some(("durable", 1)),
+            Self::DurablePool => Some(("durable", POOL)),
         }
     }
 }
@@ -93,7 +131,6 @@ impl Server {
 enum Op {
     Get,
     Set,
-    Echo,
 }
 
 impl Op {
@@ -101,7 +138,6 @@ impl Op {
         match self {
             Self::Get => "get",
             Self::Set => "set",
-            Self::Echo => "echo",
         }
     }
 }
@@ -111,6 +147,8 @@ struct Stats {
     median_ns: f64,
     p99_ns: f64,
     ops_per_s: f64,
+    /// Server CPU time (all threads) per completed call.
+    cpu_ns_per_call: f64,
 }
 
 #[derive(Debug)]
@@ -118,7 +156,6 @@ struct Row {
     server: Server,
     op: Op,
     clients: usize,
-    /// One per round.
     rounds: Vec<Stats>,
 }
 
@@ -134,120 +171,234 @@ impl Row {
             median_ns: median(|s| s.median_ns),
             p99_ns: median(|s| s.p99_ns),
             ops_per_s: median(|s| s.ops_per_s),
+            cpu_ns_per_call: median(|s| s.cpu_ns_per_call),
         }
-    }
-
-    /// The lowest and highest median latency of the rounds, in µs.
-    fn median_range_us(&self) -> (f64, f64) {
-        let it = self.rounds.iter().map(|s| s.median_ns / 1000.0);
-        (
-            it.clone().fold(f64::INFINITY, f64::min),
-            it.fold(0.0, f64::max),
-        )
     }
 }
 
-/// One connection to one of the servers.
-enum Client {
-    Grpc {
-        store: GrpcStateStore,
-        keys: Arc<Vec<String>>,
-        value: Vec<u8>,
-    },
-    Echo {
-        stream: BufReader<UnixStream>,
-        frame: Vec<u8>,
-        reply: Vec<u8>,
-    },
+// ---- the bare tonic server (and the adapter one), run as child processes of this binary ------
+
+/// A hand-written Dapr state store: Init, Features, Ping, Get and Set over a locked map.
+#[derive(Debug, Default)]
+struct Bare {
+    map: Mutex<HashMap<String, (Vec<u8>, u64)>>,
+}
+
+type R<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl pb::state_store_server::StateStore for Bare {
+    async fn init(&self, _: Request<pb::InitRequest>) -> R<pb::InitResponse> {
+        Ok(Response::new(pb::InitResponse {}))
+    }
+    async fn features(&self, _: Request<pb::FeaturesRequest>) -> R<pb::FeaturesResponse> {
+        Ok(Response::new(pb::FeaturesResponse {
+            features: vec!["ETAG".into()],
+        }))
+    }
+    async fn delete(&self, r: Request<pb::DeleteRequest>) -> R<pb::DeleteResponse> {
+        self.map.lock().unwrap().remove(&r.into_inner().key);
+        Ok(Response::new(pb::DeleteResponse {}))
+    }
+    async fn get(&self, r: Request<pb::GetRequest>) -> R<pb::GetResponse> {
+        let key = r.into_inner().key;
+        let map = self.map.lock().unwrap();
+        let (data, etag) = map
+            .get(&key)
+            .map(|(d, v)| {
+                (
+                    d.clone(),
+                    Some(pb::Etag {
+                        value: v.to_string(),
+                    }),
+                )
+            })
+            .unwrap_or_default();
+        Ok(Response::new(pb::GetResponse {
+            data,
+            etag,
+            metadata: HashMap::new(),
+            content_type: String::new(),
+        }))
+    }
+    async fn set(&self, r: Request<pb::SetRequest>) -> R<pb::SetResponse> {
+        let r = r.into_inner();
+        let mut map = self.map.lock().unwrap();
+        let version = map.get(&r.key).map_or(1, |(_, v)| v + 1);
+        map.insert(r.key, (r.value, version));
+        Ok(Response::new(pb::SetResponse {}))
+    }
+    async fn ping(&self, _: Request<pb::PingRequest>) -> R<pb::PingResponse> {
+        Ok(Response::new(pb::PingResponse {}))
+    }
+    async fn bulk_delete(&self, _: Request<pb::BulkDeleteRequest>) -> R<pb::BulkDeleteResponse> {
+        Err(Status::unimplemented("bulk delete"))
+    }
+    async fn bulk_get(&self, _: Request<pb::BulkGetRequest>) -> R<pb::BulkGetResponse> {
+        Err(Status::unimplemented("bulk get"))
+    }
+    async fn bulk_set(&self, _: Request<pb::BulkSetRequest>) -> R<pb::BulkSetResponse> {
+        Err(Status::unimplemented("bulk set"))
+    }
+}
+
+/// Runs `--serve-bare SOCKET` / `--serve-adapter SOCKET` (this binary, re-executed).
+fn serve_child(kind: &str, socket: &Path) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let listener = UnixListener::bind(socket).expect("bind");
+        let incoming = UnixListenerStream::new(listener);
+        match kind {
+            "--serve-bare" => tonic::transport::Server::builder()
+                .add_service(pb::state_store_server::StateStoreServer::new(
+                    Bare::default(),
+                ))
+                .serve_with_incoming(incoming)
+                .await
+                .expect("serve"),
+            _ => {
+                let routes = routes(wasmplug::bridge::Instances::new("adapter", |_| {
+                    Ok(Arc::new(wasmplug::MemoryStateStore::new()) as SharedStateStore)
+                }))
+                .await;
+                tonic::transport::Server::builder()
+                    .add_routes(routes)
+                    .serve_with_incoming(incoming)
+                    .await
+                    .expect("serve");
+            }
+        }
+    });
+}
+
+/// A server process, killed when dropped.
+struct Proc {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// CPU time of every thread of the process, in ns.
+    fn cpu_ns(&self) -> u64 {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let Ok(dir) = std::fs::read_dir(tasks) else {
+            return 0;
+        };
+        dir.filter_map(Result::ok)
+            .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+            .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .sum()
+    }
+}
+
+fn guest() -> PathBuf {
+    let guest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests/state-store.wasm");
+    assert!(
+        guest.is_file(),
+        "{} missing: run `cargo xtask build-guests` first",
+        guest.display()
+    );
+    guest
+}
+
+/// Starts `server` with its socket in `dir`, and waits until the socket answers.
+async fn start(server: Server, dir: &Path) -> Proc {
+    start_with(server, dir, "").await
+}
+
+/// [`start`], with `limits` (YAML lines under `limits:`) for a wasm server.
+async fn start_with(server: Server, dir: &Path, limits: &str) -> Proc {
+    let folder = dir.join(server.id());
+    std::fs::create_dir_all(&folder).unwrap();
+    let child = match server.wasm_setup() {
+        None => {
+            let socket = folder.join("state.sock");
+            let flag = match server {
+                Server::Bare => "--serve-bare",
+                _ => "--serve-adapter",
+            };
+            Command::new(std::env::current_exe().unwrap())
+                .arg(flag)
+                .arg(&socket)
+                .spawn()
+                .expect("spawn server")
+        }
+        Some((backend, concurrency)) => {
+            let config = folder.join("wasmplug.yaml");
+            std::fs::write(
+                &config,
+                format!(
+                    "apiVersion: wasmplug.dev/v1alpha1\nkind: Components\ndataDir: data\ncomponents:\n  - name: state\n    type: state\n    wasm: {:?}\n{}    limits:\n      maxInstances: 100000\n{limits}    grants:\n      keyValue:\n        - bucket: state\n          backend: {backend}\n",
+                    guest(),
+                    if concurrency > 1 { format!("    concurrency: {concurrency}\n") } else { String::new() }
+                ),
+            )
+            .unwrap();
+            Command::new(env!("CARGO_BIN_EXE_wasmplug"))
+                .args(["serve", "--sockets-folder"])
+                .arg(&folder)
+                .arg(&config)
+                .env("WASMPLUG_LOG", "warn")
+                .spawn()
+                .expect("spawn wasmplug serve")
+        }
+    };
+    let proc = Proc {
+        child,
+        socket: folder.join("state.sock"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(store) = GrpcStateStore::connect(&proc.socket, INSTANCE).await
+            && store.init(Metadata::new()).await.is_ok()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{} did not start", server.id());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proc
+}
+
+// ---- measuring --------------------------------------------------------------------------------
+
+struct Client {
+    store: GrpcStateStore,
+    keys: Arc<Vec<String>>,
+    value: Vec<u8>,
 }
 
 impl Client {
-    async fn connect(server: Server, socket: &Path, keys: &Arc<Vec<String>>) -> Self {
-        match server {
-            Server::Wasm | Server::Native => Self::Grpc {
-                store: GrpcStateStore::connect(socket, INSTANCE)
-                    .await
-                    .expect("connect"),
-                keys: keys.clone(),
-                value: vec![b'v'; VALUE_LEN],
-            },
-            Server::Echo => {
-                let mut frame = Vec::with_capacity(4 + ECHO_PAYLOAD);
-                frame.extend_from_slice(&u32::try_from(ECHO_PAYLOAD).unwrap().to_le_bytes());
-                frame.extend((0..ECHO_PAYLOAD).map(|i| (i % 251) as u8));
-                Self::Echo {
-                    stream: BufReader::new(UnixStream::connect(socket).await.expect("connect")),
-                    frame,
-                    reply: vec![0; ECHO_PAYLOAD],
-                }
-            }
-        }
-    }
-
     async fn call(&mut self, op: Op, i: usize) {
-        match (self, op) {
-            (Self::Grpc { store, keys, .. }, Op::Get) => {
-                let item = store
-                    .get(GetRequest::new(keys[i % KEYS].clone()))
+        let key = self.keys[i % KEYS].clone();
+        match op {
+            Op::Get => {
+                let item = self
+                    .store
+                    .get(GetRequest::new(key))
                     .await
                     .expect("get")
                     .expect("seeded key present");
                 assert_eq!(item.data.len(), VALUE_LEN);
             }
-            (Self::Grpc { store, keys, value }, Op::Set) => {
-                store
-                    .set(SetRequest::new(keys[i % KEYS].clone(), value.clone()))
-                    .await
-                    .expect("set");
-            }
-            (
-                Self::Echo {
-                    stream,
-                    frame,
-                    reply,
-                },
-                Op::Echo,
-            ) => {
-                stream.get_mut().write_all(frame).await.expect("echo write");
-                let mut len = [0u8; 4];
-                stream.read_exact(&mut len).await.expect("echo read");
-                assert_eq!(u32::from_le_bytes(len) as usize, ECHO_PAYLOAD);
-                stream.read_exact(reply).await.expect("echo read");
-                debug_assert_eq!(&reply[..], &frame[4..]);
-            }
-            _ => unreachable!("op does not match the server"),
+            Op::Set => self
+                .store
+                .set(SetRequest::new(key, self.value.clone()))
+                .await
+                .expect("set"),
         }
     }
 }
-
-// ---- the echo server --------------------------------------------------------------------------
-
-async fn echo_server(listener: UnixListener) {
-    while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(async move {
-            // A closed connection ends the task; nothing else can fail here.
-            let _ = echo_connection(stream).await;
-        });
-    }
-}
-
-/// Answers each length-prefixed frame with the same frame, written with one syscall.
-async fn echo_connection(stream: UnixStream) -> std::io::Result<()> {
-    let mut stream = BufReader::new(stream);
-    let mut frame = Vec::new();
-    loop {
-        let mut len = [0u8; 4];
-        stream.read_exact(&mut len).await?;
-        let n = u32::from_le_bytes(len) as usize;
-        frame.clear();
-        frame.extend_from_slice(&len);
-        frame.resize(4 + n, 0);
-        stream.read_exact(&mut frame[4..]).await?;
-        stream.get_mut().write_all(&frame).await?;
-    }
-}
-
-// ---- measuring --------------------------------------------------------------------------------
 
 /// Drives `client` until `end`, timing every op; keeps the ops that ran wholly in
 /// `[start, end]`.
@@ -270,8 +421,7 @@ async fn drive(mut client: Client, op: Op, first: usize, start: Instant, end: In
 }
 
 async fn run_cell(
-    server: Server,
-    socket: &Path,
+    proc: &Proc,
     op: Op,
     clients: usize,
     window: Duration,
@@ -279,7 +429,13 @@ async fn run_cell(
 ) -> Stats {
     let mut connected = Vec::with_capacity(clients);
     for _ in 0..clients {
-        connected.push(Client::connect(server, socket, keys).await);
+        connected.push(Client {
+            store: GrpcStateStore::connect(&proc.socket, INSTANCE)
+                .await
+                .expect("connect"),
+            keys: keys.clone(),
+            value: vec![b'v'; VALUE_LEN],
+        });
     }
     let start = Instant::now() + warmup();
     let end = start + window;
@@ -288,6 +444,10 @@ async fn run_cell(
         .enumerate()
         .map(|(n, client)| tokio::spawn(drive(client, op, n * 7, start, end)))
         .collect();
+    tokio::time::sleep_until(start.into()).await;
+    let cpu_start = proc.cpu_ns();
+    tokio::time::sleep_until(end.into()).await;
+    let cpu = proc.cpu_ns().saturating_sub(cpu_start);
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.expect("client task"));
@@ -299,36 +459,15 @@ async fn run_cell(
         median_ns: pick(0.5),
         p99_ns: pick(0.99),
         ops_per_s: all.len() as f64 / window.as_secs_f64(),
+        cpu_ns_per_call: cpu as f64 / all.len() as f64,
     }
 }
 
-// ---- setup ------------------------------------------------------------------------------------
-
-/// Loads the state-store guest as component `wasm` with an in-memory bucket.
-fn load_host(dir: &Path) -> Arc<wasmplug::Host> {
-    let guest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests/state-store.wasm");
-    assert!(
-        guest.is_file(),
-        "{} missing: run `cargo xtask build-guests` first",
-        guest.display()
-    );
-    let config = dir.join("bench.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "apiVersion: wasmplug.dev/v1alpha1\nkind: Components\ndataDir: data\ncomponents:\n  - name: wasm\n    type: state\n    wasm: {guest:?}\n    grants:\n      keyValue:\n        - bucket: state\n          backend: memory\n"
-        ),
-    )
-    .expect("write config");
-    Arc::new(wasmplug::Host::load(&config).expect("load config"))
-}
-
-/// Initialises the `bench` instance behind `socket` and writes every key once.
+/// Writes every key once.
 async fn seed(socket: &Path, keys: &[String]) {
     let store = GrpcStateStore::connect(socket, INSTANCE)
         .await
         .expect("connect");
-    store.init(Metadata::new()).await.expect("init");
     for k in keys {
         store
             .set(SetRequest::new(k.clone(), vec![b'v'; VALUE_LEN]))
@@ -352,162 +491,307 @@ fn window() -> Duration {
         )
 }
 
+fn selected() -> Vec<Server> {
+    let only = std::env::var("WASMPLUG_BENCH_ONLY").unwrap_or_default();
+    let wanted: Vec<&str> = only.split(',').filter(|s| !s.is_empty()).collect();
+    let mut servers: Vec<Server> = Server::ALL
+        .into_iter()
+        .filter(|s| wanted.is_empty() || wanted.contains(&s.id()))
+        .collect();
+    // Ratios need the bare baseline.
+    if !servers.contains(&Server::Bare) {
+        servers.insert(0, Server::Bare);
+    }
+    servers
+}
+
 fn main() {
-    // `cargo bench` passes `--bench`; there are no options.
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, socket] = &args[..]
+        && flag.starts_with("--serve-")
+    {
+        serve_child(flag, Path::new(socket));
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKER_THREADS)
+        .worker_threads(CLIENT_THREADS)
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
-        let host = load_host(dir.path());
         let keys: Arc<Vec<String>> = Arc::new((0..KEYS).map(|i| format!("key-{i}")).collect());
         let window = window();
-
-        // The servers.
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let stop = || {
-            let mut rx = stop_rx.clone();
-            async move {
-                let _ = rx.wait_for(|s| *s).await;
-            }
-        };
-        let socket = |name: &str| -> PathBuf { dir.path().join(format!("{name}.sock")) };
-        let (wasm_sock, native_sock, echo_sock) =
-            (socket("wasm"), socket("native"), socket("echo"));
-
-        let wasm_routes = routes(state_factory(host.clone(), "wasm")).await;
-        let native_routes = routes(wasmplug::bridge::Instances::new("native", |_| {
-            Ok(Arc::new(wasmplug::MemoryStateStore::new()) as SharedStateStore)
-        }))
-        .await;
-        let mut grpc_servers = Vec::new();
-        for (path, r) in [(&wasm_sock, wasm_routes), (&native_sock, native_routes)] {
-            let listener = wasmplug::bridge::bind(path).await.expect("bind");
-            grpc_servers.push(tokio::spawn(wasmplug::bridge::serve_routes(
-                listener,
-                r,
-                stop(),
-            )));
+        let servers = selected();
+        let mut procs = Vec::new();
+        for &s in &servers {
+            let p = start(s, dir.path()).await;
+            seed(&p.socket, &keys).await;
+            eprintln!("server {:<13} pid {}", s.id(), p.child.id());
+            procs.push((s, p));
         }
-        let echo = tokio::spawn(echo_server(
-            UnixListener::bind(&echo_sock).expect("bind echo"),
-        ));
 
-        seed(&wasm_sock, &keys).await;
-        seed(&native_sock, &keys).await;
-
-        // The cells, in rounds that interleave the servers so drift affects them alike.
-        let mut cells = Vec::new();
+        let mut rows = Vec::new();
         for clients in CLIENTS {
             for op in [Op::Get, Op::Set] {
-                cells.push((Server::Wasm, &wasm_sock, op, clients));
-                cells.push((Server::Native, &native_sock, op, clients));
+                for &(server, _) in &procs {
+                    rows.push(Row {
+                        server,
+                        op,
+                        clients,
+                        rounds: Vec::new(),
+                    });
+                }
             }
-            cells.push((Server::Echo, &echo_sock, Op::Echo, clients));
         }
-        let mut rows: Vec<Row> = cells
-            .iter()
-            .map(|&(server, _, op, clients)| Row {
-                server,
-                op,
-                clients,
-                rounds: Vec::new(),
-            })
-            .collect();
         let round_window = window / u32::try_from(ROUNDS).unwrap();
         for _ in 0..ROUNDS {
-            for (row, &(server, path, op, clients)) in rows.iter_mut().zip(&cells) {
-                let stats = run_cell(server, path, op, clients, round_window, &keys).await;
+            for row in &mut rows {
+                let proc = &procs.iter().find(|(s, _)| *s == row.server).unwrap().1;
+                let stats = run_cell(proc, row.op, row.clients, round_window, &keys).await;
                 row.rounds.push(stats);
             }
         }
-
-        let _ = stop_tx.send(true);
-        for s in grpc_servers {
-            s.await.expect("server task").expect("server");
-        }
-        echo.abort();
-
+        drop(procs);
         print_table(&rows, window);
+        many_instances(dir.path()).await;
+        startup(dir.path()).await;
     });
+}
+
+// ---- start-up -----------------------------------------------------------------------------------
+
+/// `wasmplug serve` on the quickstart and polyglot examples (copied into a temp dir, guests
+/// from `target/guests`, compile cache warmed by a first start): from spawning the process
+/// to every socket accepting connections, and to the `wasmplug ready` line (every component
+/// loaded). Median of 5 starts.
+async fn startup(dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let guests = root.join("target/guests");
+    println!("start-up of `wasmplug serve` from spawn, compile cache warm (median of 5)");
+    println!();
+    println!(
+        "| {:<10} | {:>7} | {:>16} | {:>20} |",
+        "example", "sockets", "all listening", "every component ready"
+    );
+    println!("|{:-<12}|{:-<9}|{:-<18}|{:-<22}|", "", "", "", "");
+    for example in ["quickstart", "polyglot"] {
+        let yaml = std::fs::read_to_string(root.join(format!("examples/{example}/wasmplug.yaml")))
+            .expect("example config")
+            .replace("../../target/guests/", &format!("{}/", guests.display()));
+        let base = dir.join(format!("startup-{example}"));
+        for d in ["files/py", "files/js", "secrets"] {
+            std::fs::create_dir_all(base.join(d)).unwrap();
+        }
+        let config = base.join("wasmplug.yaml");
+        std::fs::write(&config, yaml).unwrap();
+        let names: Vec<String> = wasmplug::config::Config::load(&config)
+            .expect("example config loads")
+            .components
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let (mut listening, mut ready) = (Vec::new(), Vec::new());
+        let runs = if smoke() { 2 } else { 6 };
+        for run in 0..runs {
+            let folder = base.join(format!("sockets-{run}"));
+            let spawned = Instant::now();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_wasmplug"))
+                .args(["serve", "--sockets-folder"])
+                .arg(&folder)
+                .arg(&config)
+                .env("WASMPLUG_LOG", "info")
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn wasmplug serve");
+            let stderr = child.stderr.take().unwrap();
+            let ready_line = std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stderr).lines() {
+                    if line.ok()?.contains("wasmplug ready") {
+                        return Some(spawned.elapsed());
+                    }
+                }
+                None
+            });
+            let sockets: Vec<PathBuf> = names
+                .iter()
+                .map(|n| folder.join(format!("{n}.sock")))
+                .collect();
+            let mut pending = sockets.clone();
+            while !pending.is_empty() {
+                let mut still = Vec::new();
+                for p in pending {
+                    if std::os::unix::net::UnixStream::connect(&p).is_err() {
+                        still.push(p);
+                    }
+                }
+                pending = still;
+                if !pending.is_empty() {
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+                assert!(
+                    spawned.elapsed() < Duration::from_secs(120),
+                    "{example}: sockets never appeared"
+                );
+            }
+            let all_listening = spawned.elapsed();
+            let loaded = ready_line.join().unwrap().expect("a ready line");
+            let _ = child.kill();
+            let _ = child.wait();
+            // The first start fills the compile cache; it is not counted.
+            if run > 0 {
+                listening.push(all_listening);
+                ready.push(loaded);
+            }
+        }
+        let median = |v: &mut Vec<Duration>| {
+            v.sort_unstable();
+            v[v.len() / 2].as_secs_f64() * 1000.0
+        };
+        println!(
+            "| {:<10} | {:>7} | {:>13.1} ms | {:>17.1} ms |",
+            example,
+            names.len(),
+            median(&mut listening),
+            median(&mut ready)
+        );
+    }
+    println!();
+}
+
+// ---- many Dapr instances on one socket -------------------------------------------------------
+
+/// Resident memory of a process, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// `WASMPLUG_BENCH_INSTANCES` (default 1000) Dapr instance names, each initialised and used
+/// once (a Set and a Get) on one `wasmplug serve` over the state-store guest, on a memory
+/// and on a durable bucket: the server's RSS before and after, and per instance.
+async fn many_instances(dir: &Path) {
+    let n: usize = std::env::var("WASMPLUG_BENCH_INSTANCES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if smoke() { 20 } else { 1000 });
+    println!(
+        "many instances: {n} x-component-instance names on one socket, each Init + Set + Get once"
+    );
+    println!();
+    println!(
+        "| {:<22} | {:>10} | {:>10} | {:>12} | {:>9} | {:>13} |",
+        "server", "RSS before", "RSS after", "per instance", "time", "after idle 2s"
+    );
+    println!(
+        "|{:-<24}|{:-<12}|{:-<12}|{:-<14}|{:-<11}|{:-<15}|",
+        "", "", "", "", "", ""
+    );
+    for server in [Server::Wasm, Server::Durable] {
+        let dir = dir.join(format!("many-{}", server.id()));
+        let proc = start_with(server, &dir, "      idleTimeout: 2s\n").await;
+        let channel = wasmplug::blocks::state::grpc::connect_socket(&proc.socket)
+            .await
+            .expect("connect");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = rss(proc.child.id());
+        let started = Instant::now();
+        for i in 0..n {
+            let store = GrpcStateStore::new(channel.clone(), &format!("app-{i}")).expect("client");
+            store.init(Metadata::new()).await.expect("init");
+            store
+                .set(SetRequest::new("k", vec![b'v'; VALUE_LEN]))
+                .await
+                .expect("set");
+            store
+                .get(GetRequest::new("k"))
+                .await
+                .expect("get")
+                .expect("present");
+        }
+        let took = started.elapsed();
+        let after = rss(proc.child.id());
+        // Every instance has been idle past its timeout once the sweeper has run.
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        let evicted = rss(proc.child.id());
+        let mib = |b: u64| b as f64 / f64::from(1 << 20);
+        println!(
+            "| {:<22} | {:>6.1} MiB | {:>6.1} MiB | {:>8.1} KiB | {:>7.2} s | {:>9.1} MiB |",
+            server.label(),
+            mib(before),
+            mib(after),
+            after.saturating_sub(before) as f64 / 1024.0 / n as f64,
+            took.as_secs_f64(),
+            mib(evicted)
+        );
+    }
+    println!();
 }
 
 // ---- report -----------------------------------------------------------------------------------
 
 fn print_table(rows: &[Row], window: Duration) {
-    let find = |server: Server, op: Op, clients: usize| {
-        rows.iter()
-            .find(|r| r.server == server && r.op == op && r.clients == clients)
-            .map(Row::stats)
-    };
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!();
     println!(
-        "bridge: get/set of a {VALUE_LEN}-byte value over a UNIX socket; servers and clients in one process,"
+        "bridge: state get/set of a {VALUE_LEN}-byte value over a UNIX socket, each server its own process; \
+         clients in the bench process ({CLIENT_THREADS} threads); {cores} CPUs."
     );
     println!(
-        "one tokio runtime with {WORKER_THREADS} worker threads ({cores} CPUs available). Per cell {ROUNDS} interleaved \
-         rounds of {:.1} s, each after {:.1} s warm-up;",
+        "Per cell {ROUNDS} interleaved rounds of {:.1} s after {:.1} s warm-up; figures are medians over the rounds.",
         window.as_secs_f64() / ROUNDS as f64,
         warmup().as_secs_f64()
     );
     println!(
-        "figures are the median over the rounds; \"range\" is the lowest and highest round median."
-    );
-    println!(
-        "N clients = N connections, one task each, all on Dapr instance {INSTANCE:?} (one guest instance for (a))."
-    );
-    println!(
-        "Latency per op; ops/s = completed ops of all clients / time; echo payload {ECHO_PAYLOAD} B."
+        "N clients = N connections; cpu/call = server process CPU time (all threads) / calls; x = against bare tonic."
     );
     println!();
     println!(
-        "{:<25} {:>4} {:>7} {:>10} {:>13} {:>9} {:>9}   {:<10} {:>7} {:>7}",
-        "server", "op", "clients", "median µs", "range", "p99 µs", "ops/s", "vs", "median", "ops/s"
+        "| {:<24} | {:>3} | {:>2} | {:>8} | {:>8} | {:>8} | {:>9} | {:>7} | {:>7} | {:>7} | {:>7} |",
+        "server",
+        "op",
+        "N",
+        "p50 µs",
+        "p99 µs",
+        "ops/s",
+        "cpu/call",
+        "p50 x",
+        "p99 x",
+        "ops x",
+        "cpu x"
+    );
+    println!(
+        "|{:-<26}|{:-<5}|{:-<4}|{:-<10}|{:-<10}|{:-<10}|{:-<11}|{:-<9}|{:-<9}|{:-<9}|{:-<9}|",
+        "", "", "", "", "", "", "", "", "", "", ""
     );
     let mut sorted: Vec<&Row> = rows.iter().collect();
-    let order = |s: Server| match s {
-        Server::Wasm => 0,
-        Server::Native => 1,
-        Server::Echo => 2,
-    };
-    sorted.sort_by_key(|r| (order(r.server), r.op.label(), r.clients));
+    sorted.sort_by_key(|r| (r.op.label(), r.clients, r.server));
     for r in sorted {
-        let stats = r.stats();
-        let base = match r.server {
-            Server::Wasm => find(Server::Native, r.op, r.clients).map(|b| ("native (b)", b)),
-            Server::Native => find(Server::Echo, Op::Echo, r.clients).map(|b| ("echo (c)", b)),
-            Server::Echo => None,
-        };
-        let ratio = base.map_or_else(String::new, |(name, b)| {
-            format!(
-                "{:<10} {:>6.2}x {:>6.2}x",
-                name,
-                stats.median_ns / b.median_ns,
-                stats.ops_per_s / b.ops_per_s
-            )
-        });
-        let (lo, hi) = r.median_range_us();
-        let line = format!(
-            "{:<25} {:>4} {:>7} {:>10.1} {:>13} {:>9.1} {:>9.0}   {}",
+        let s = r.stats();
+        let bare = rows
+            .iter()
+            .find(|b| b.server == Server::Bare && b.op == r.op && b.clients == r.clients)
+            .map(Row::stats)
+            .unwrap_or(s);
+        println!(
+            "| {:<24} | {:>3} | {:>2} | {:>8.1} | {:>8.1} | {:>8.0} | {:>6.1} µs | {:>6.2}x | {:>6.2}x | {:>6.2}x | {:>6.2}x |",
             r.server.label(),
             r.op.label(),
             r.clients,
-            stats.median_ns / 1000.0,
-            format!("{lo:.1}-{hi:.1}"),
-            stats.p99_ns / 1000.0,
-            stats.ops_per_s,
-            ratio
+            s.median_ns / 1000.0,
+            s.p99_ns / 1000.0,
+            s.ops_per_s,
+            s.cpu_ns_per_call / 1000.0,
+            s.median_ns / bare.median_ns,
+            s.p99_ns / bare.p99_ns,
+            s.ops_per_s / bare.ops_per_s,
+            s.cpu_ns_per_call / bare.cpu_ns_per_call,
         );
-        println!("{}", line.trim_end());
     }
     println!();
-    println!(
-        "vs: this row's median latency and ops/s divided by those of the baseline row with the same clients"
-    );
-    println!(
-        "    ((a) against (b): the cost of the wasm guest; (b) against (c): gRPC + adapter over raw IPC)."
-    );
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tonic::service::Routes;
 
+use super::ready::HostCell;
 use crate::blocks;
+use crate::config::ComponentConfig;
 use crate::embed::Host;
 use crate::grpc::Instances;
 use crate::kind::Service;
-use crate::runtime::component::LoadedComponent;
 use crate::runtime::error::InstanceError;
 
 /// Instances of the wasm component `name` of `host`, each made by `make(host, name,
@@ -20,8 +21,28 @@ pub fn wasm_factory<S: Clone + Send + Sync + 'static>(
     name: &str,
     make: fn(&Host, &str, &str) -> Result<S, InstanceError>,
 ) -> Arc<Instances<S>> {
-    let component = name.to_owned();
-    Instances::new(name, move |instance| make(&host, &component, instance))
+    let max = host
+        .config()
+        .component(name)
+        .map_or(crate::grpc::MAX_INSTANCES, |c| c.limits.max_instances);
+    lazy_factory(&HostCell::ready(host), name, max, make)
+}
+
+/// Like [`wasm_factory`], for a host that may still be loading: the bridge holds calls back
+/// until it is (see [`super::ready`]), so an instance is only ever made from a loaded host.
+fn lazy_factory<S: Clone + Send + Sync + 'static>(
+    cell: &HostCell,
+    name: &str,
+    max: usize,
+    make: fn(&Host, &str, &str) -> Result<S, InstanceError>,
+) -> Arc<Instances<S>> {
+    let (cell, component) = (cell.clone(), name.to_owned());
+    Instances::with_max(name, max, move |instance| {
+        let host = cell
+            .get()
+            .ok_or_else(|| InstanceError::Loading(component.clone()))?;
+        make(host, &component, instance)
+    })
 }
 
 /// State-store instances of `name`.
@@ -38,45 +59,46 @@ pub fn state_factory(
 /// configured block, plus reflection and health. One socket may thus serve several services
 /// (an input and an output binding of one component), each discovered by reflection.
 pub(super) async fn component_routes(
-    host: &Arc<Host>,
-    c: &LoadedComponent,
+    cell: &HostCell,
+    c: &ComponentConfig,
+    services: &[Service],
     shutdown: &watch::Receiver<bool>,
 ) -> Routes {
     let mut builder = tonic::service::RoutesBuilder::default();
     let mut names = Vec::new();
-    let services = c
-        .info
-        .services
-        .iter()
-        .filter(|s| s.block() == c.config.block);
+    let services = services.iter().filter(|s| s.block() == c.block);
+    let (name, max) = (c.name.as_str(), c.limits.max_instances);
     for service in services {
-        let (host, name) = (host.clone(), c.name());
         names.extend(match service {
             Service::State => {
-                blocks::state::grpc::add_services(&mut builder, state_factory(host, name))
+                let instances = lazy_factory(cell, name, max, |h, c, i| {
+                    Ok(Arc::new(h.state_store_instance(c, i)?)
+                        as blocks::state::grpc::SharedStateStore)
+                });
+                blocks::state::grpc::add_services(&mut builder, instances)
             }
             Service::SecretStore => {
-                let instances = wasm_factory(host, name, |h, c, i| {
+                let instances = lazy_factory(cell, name, max, |h, c, i| {
                     Ok(Arc::new(h.secret_store_instance(c, i)?)
                         as blocks::secrets::grpc::SharedSecretStore)
                 });
                 blocks::secrets::grpc::add_services(&mut builder, instances)
             }
             Service::OutputBinding => {
-                let instances = wasm_factory(host, name, |h, c, i| {
+                let instances = lazy_factory(cell, name, max, |h, c, i| {
                     Ok(Arc::new(h.output_binding_instance(c, i)?)
                         as blocks::bindings::output::grpc::SharedOutputBinding)
                 });
                 blocks::bindings::output::grpc::add_services(&mut builder, instances)
             }
             Service::PubSub => {
-                let instances = wasm_factory(host, name, |h, c, i| {
+                let instances = lazy_factory(cell, name, max, |h, c, i| {
                     Ok(Arc::new(h.pubsub_instance(c, i)?) as blocks::pubsub::SharedPubSub)
                 });
                 blocks::pubsub::add_services(&mut builder, instances, shutdown.clone())
             }
             Service::InputBinding => {
-                let instances = wasm_factory(host, name, |h, c, i| {
+                let instances = lazy_factory(cell, name, max, |h, c, i| {
                     Ok(Arc::new(h.input_binding_instance(c, i)?)
                         as blocks::bindings::input::SharedInputBinding)
                 });

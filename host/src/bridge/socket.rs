@@ -44,6 +44,17 @@ pub enum BridgeError {
         /// The error.
         source: std::io::Error,
     },
+    /// A component cannot be served (its file is unreadable or not a component).
+    #[error("component {component:?}: {message}")]
+    Component {
+        /// Component name.
+        component: String,
+        /// Why.
+        message: String,
+    },
+    /// Loading the components failed (the error names the component).
+    #[error(transparent)]
+    Load(Box<crate::embed::Error>),
     /// A gRPC server failed.
     #[error("component {component:?}: gRPC server failed: {message}")]
     Server {
@@ -117,6 +128,20 @@ impl Drop for SocketFiles {
             }
         }
     }
+}
+
+/// Like [`serve_routes`], with block calls held back until the host is loaded.
+pub(super) async fn serve_gated(
+    listener: UnixListener,
+    routes: Routes,
+    gate: super::ready::WaitLoaded,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    tonic::transport::Server::builder()
+        .layer(gate)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+        .await
 }
 
 /// Serves `routes` on `listener` until `shutdown` resolves, then finishes in-flight calls.

@@ -153,7 +153,15 @@ mod tests {
         .unwrap();
         let s = &c.components[0];
         assert_eq!(s.wasm, Path::new("/cfg/a.wasm"));
-        assert_eq!(s.limits, Limits::default());
+        let idle = Some(crate::config::model::DEFAULT_IDLE_TIMEOUT);
+        assert_eq!(
+            s.limits,
+            Limits {
+                idle_timeout: idle,
+                ..Limits::default()
+            }
+        );
+        assert_eq!(s.concurrency, 1);
         assert_eq!(s.grants, Grants::default());
         assert_eq!(c.data_dir, Path::new("/cfg/.wasmplug/data"));
     }

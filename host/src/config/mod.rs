@@ -55,4 +55,7 @@ mod test_util;
 pub use crate::kind::{BlockKind, Service};
 pub use error::ConfigError;
 pub use load::{API_VERSION, KIND, default_cache_dir};
-pub use model::{ComponentConfig, Config, DirGrant, Grants, KeyValueGrant, Limits, TcpGrant};
+pub use model::{
+    ComponentConfig, Config, DEFAULT_IDLE_TIMEOUT, DirGrant, Grants, KeyValueGrant, Limits,
+    TcpGrant,
+};

@@ -41,6 +41,11 @@ pub struct ComponentConfig {
     pub wasm: PathBuf,
     /// Init metadata, in file order.
     pub metadata: Vec<(String, String)>,
+    /// How many calls into one Dapr instance may run at once, each on its own guest
+    /// instance (`concurrency`, default 1). Only safe for a guest that keeps no state in
+    /// its own memory between calls (one whose state lives in host buckets): each pooled
+    /// instance has its own memory.
+    pub concurrency: usize,
     /// Resource limits.
     pub limits: Limits,
     /// Capabilities granted.
@@ -52,15 +57,30 @@ pub struct ComponentConfig {
 pub struct Limits {
     /// Most linear memory one instance may grow to, in bytes.
     pub memory_bytes: usize,
-    /// Longest one call into the guest may run before it is interrupted.
+    /// Longest one call may take, from its arrival (queue wait for a free instance
+    /// included) to its answer; a running guest is interrupted when it passes.
     pub call_timeout: Duration,
+    /// Most Dapr instance names one socket keeps (`limits.maxInstances`).
+    pub max_instances: usize,
+    /// How long a guest instance may sit unused before its sandbox is dropped to free its
+    /// memory (`limits.idleTimeout`; `None`: never). The next call rebuilds it and re-runs
+    /// `init` with the metadata it was initialised with; whatever the guest kept in its own
+    /// memory is gone. Unset, it is [`DEFAULT_IDLE_TIMEOUT`] for state and secret stores
+    /// (whose data live in host buckets or outside) and never for pub/sub and bindings
+    /// (which may hold undelivered messages in memory).
+    pub idle_timeout: Option<Duration>,
 }
+
+/// The idle timeout of state and secret store instances when the config sets none.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             memory_bytes: 64 << 20,
             call_timeout: Duration::from_secs(5),
+            max_instances: 1024,
+            idle_timeout: None,
         }
     }
 }
@@ -119,6 +139,8 @@ mod tests {
         let l = Limits::default();
         assert_eq!(l.memory_bytes, 64 * 1024 * 1024);
         assert_eq!(l.call_timeout, Duration::from_secs(5));
+        assert_eq!(l.max_instances, 1024);
+        assert_eq!(l.idle_timeout, None);
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub(super) struct RawComponent {
     #[serde(default)]
     pub(super) metadata: Vec<NameValue>,
     #[serde(default)]
+    pub(super) concurrency: Option<u64>,
+    #[serde(default)]
     pub(super) limits: RawLimits,
     #[serde(default)]
     pub(super) grants: RawGrants,
@@ -105,6 +107,8 @@ pub(super) struct RawLimits {
     #[serde(rename = "memoryMiB")]
     pub(super) memory_mib: Option<u64>,
     pub(super) call_timeout: Option<String>,
+    pub(super) max_instances: Option<u64>,
+    pub(super) idle_timeout: Option<String>,
 }
 
 /// `grants`: each list defaults to empty (nothing granted).
@@ -175,7 +179,7 @@ mod tests {
             rejected("extra: 1"),
             at(
                 "extra",
-                "unknown field `extra`, expected one of `name`, `type`, `wasm`, `metadata`, `limits`, `grants`"
+                "unknown field `extra`, expected one of `name`, `type`, `wasm`, `metadata`, `concurrency`, `limits`, `grants`"
             )
         );
     }
@@ -191,7 +195,7 @@ mod tests {
             (
                 "limits:\n  memoryMib: 4",
                 "limits.memoryMib",
-                "unknown field `memoryMib`, expected `memoryMiB` or `callTimeout`",
+                "unknown field `memoryMib`, expected one of `memoryMiB`, `callTimeout`, `maxInstances`, `idleTimeout`",
             ),
             (
                 "grants:\n  files: []",
@@ -337,7 +341,15 @@ mod tests {
     fn optional_sections_default_to_nothing() {
         let c = component("metadata: []\nlimits: {}\ngrants: {}");
         assert!(c.metadata.is_empty());
-        assert_eq!(c.limits, crate::config::Limits::default());
+        // A state store: idle instances are dropped after the default idle timeout.
+        let idle = Some(crate::config::model::DEFAULT_IDLE_TIMEOUT);
+        assert_eq!(
+            c.limits,
+            crate::config::Limits {
+                idle_timeout: idle,
+                ..crate::config::Limits::default()
+            }
+        );
         assert_eq!(c.grants, crate::config::Grants::default());
     }
 

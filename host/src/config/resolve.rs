@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
+use super::BlockKind;
 use super::error::Invalid;
 use super::grants::resolve_grants;
-use super::model::{ComponentConfig, Limits};
+use super::model::{ComponentConfig, DEFAULT_IDLE_TIMEOUT, Limits};
 use super::raw::{NameValue, RawComponent, RawLimits};
 
 /// Largest memory limit accepted (4 GiB: a 32-bit guest cannot address more).
@@ -26,7 +27,8 @@ pub(super) fn resolve_component(
     Ok(ComponentConfig {
         wasm: base.join(&raw.wasm),
         metadata: resolve_metadata(raw.metadata)?,
-        limits: resolve_limits(raw.limits)?,
+        concurrency: concurrency(raw.concurrency)?,
+        limits: resolve_limits(raw.limits, raw.block)?,
         grants: resolve_grants(raw.grants, base, stores)?,
         name: raw.name,
         block: raw.block,
@@ -50,7 +52,7 @@ fn resolve_metadata(pairs: Vec<NameValue>) -> Result<Vec<(String, String)>, Inva
 }
 
 /// `limits`: each one set is checked, each one unset is the default.
-fn resolve_limits(raw: RawLimits) -> Result<Limits, Invalid> {
+fn resolve_limits(raw: RawLimits, block: BlockKind) -> Result<Limits, Invalid> {
     let defaults = Limits::default();
     Ok(Limits {
         memory_bytes: match raw.memory_mib {
@@ -61,7 +63,60 @@ fn resolve_limits(raw: RawLimits) -> Result<Limits, Invalid> {
             Some(text) => call_timeout(&text)?,
             None => defaults.call_timeout,
         },
+        max_instances: match raw.max_instances {
+            Some(n) => bounded("limits.maxInstances", n, MAX_INSTANCES)?,
+            None => defaults.max_instances,
+        },
+        idle_timeout: match raw.idle_timeout {
+            Some(text) => idle_timeout(&text)?,
+            None => match block {
+                BlockKind::State | BlockKind::SecretStores => Some(DEFAULT_IDLE_TIMEOUT),
+                BlockKind::PubSub | BlockKind::Bindings => None,
+            },
+        },
     })
+}
+
+/// Most instances one pool may hold.
+const MAX_CONCURRENCY: u64 = 64;
+/// Most Dapr instance names one socket may keep.
+const MAX_INSTANCES: u64 = 100_000;
+
+/// `concurrency`: 1 (the default) to [`MAX_CONCURRENCY`].
+fn concurrency(n: Option<u64>) -> Result<usize, Invalid> {
+    n.map_or(Ok(1), |n| bounded("concurrency", n, MAX_CONCURRENCY))
+}
+
+/// A count between 1 and `max`.
+fn bounded(key: &str, n: u64, max: u64) -> Result<usize, Invalid> {
+    if n == 0 || n > max {
+        return Err(Invalid::new(
+            key,
+            format!("must be between 1 and {max}, got {n}"),
+        ));
+    }
+    usize::try_from(n).map_err(|_| Invalid::new(key, "too large for this platform"))
+}
+
+/// `limits.idleTimeout`: a duration of at least a second, or `never` (also `0`).
+fn idle_timeout(text: &str) -> Result<Option<Duration>, Invalid> {
+    const KEY: &str = "limits.idleTimeout";
+    if text == "never" || text == "0" {
+        return Ok(None);
+    }
+    let idle = humantime::parse_duration(text).map_err(|e| {
+        Invalid::new(
+            KEY,
+            format!("{text:?} is not a duration like `10m`, or `never`: {e}"),
+        )
+    })?;
+    if idle < Duration::from_secs(1) {
+        return Err(Invalid::new(
+            KEY,
+            format!("must be at least 1s (or `never`), got {text:?}"),
+        ));
+    }
+    Ok(Some(idle))
 }
 
 /// `limits.memoryMiB`: 1 to [`MAX_MEMORY_MIB`], in bytes.
@@ -202,6 +257,47 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn concurrency_is_1_to_64_and_defaults_to_1() {
+        assert_eq!(component("").concurrency, 1);
+        assert_eq!(component("concurrency: 16").concurrency, 16);
+        for n in [0, 65] {
+            assert_eq!(
+                rejected(&format!("concurrency: {n}")),
+                at("concurrency", &format!("must be between 1 and 64, got {n}"))
+            );
+        }
+    }
+
+    #[test]
+    fn instance_cap_and_idle_timeout_are_checked() {
+        let l = component("limits:\n  maxInstances: 5000\n  idleTimeout: 30s").limits;
+        assert_eq!(l.max_instances, 5000);
+        assert_eq!(l.idle_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(
+            component("limits:\n  idleTimeout: never")
+                .limits
+                .idle_timeout,
+            None
+        );
+        // `component` makes a state store: idle instances are dropped after 10 minutes.
+        assert_eq!(
+            component("").limits.idle_timeout,
+            Some(DEFAULT_IDLE_TIMEOUT)
+        );
+        assert_eq!(
+            rejected("limits:\n  maxInstances: 0"),
+            at("limits.maxInstances", "must be between 1 and 100000, got 0")
+        );
+        assert_eq!(
+            rejected("limits:\n  idleTimeout: 10ms"),
+            at(
+                "limits.idleTimeout",
+                "must be at least 1s (or `never`), got \"10ms\""
+            )
+        );
     }
 
     #[test]

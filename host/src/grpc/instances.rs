@@ -13,8 +13,9 @@ use crate::runtime::error::{InstanceError, chain};
 pub const INSTANCE_HEADER: &str = "x-component-instance";
 /// Instance name used when a caller sends no header.
 pub const DEFAULT_INSTANCE: &str = crate::embed::DEFAULT_INSTANCE;
-/// Most instances one socket keeps, so a client cannot exhaust memory by inventing names.
-pub const MAX_INSTANCES: usize = 256;
+/// Most instances one socket keeps unless its component's `limits.maxInstances` says
+/// otherwise, so a client cannot exhaust memory by inventing names.
+pub const MAX_INSTANCES: usize = 1024;
 
 type Factory<S> = dyn Fn(&str) -> Result<S, InstanceError> + Send + Sync;
 
@@ -27,6 +28,7 @@ type Factory<S> = dyn Fn(&str) -> Result<S, InstanceError> + Send + Sync;
 pub struct Instances<S> {
     component: String,
     factory: Box<Factory<S>>,
+    max: usize,
     live: Mutex<HashMap<String, S>>,
 }
 
@@ -39,22 +41,39 @@ impl<S> std::fmt::Debug for Instances<S> {
 }
 
 impl<S: Clone> Instances<S> {
-    /// Instances of `component`, each built by `factory(instance_name)`.
+    /// Instances of `component`, each built by `factory(instance_name)`, at most
+    /// [`MAX_INSTANCES`].
     pub fn new(
         component: &str,
+        factory: impl Fn(&str) -> Result<S, InstanceError> + Send + Sync + 'static,
+    ) -> Arc<Self> {
+        Self::with_max(component, MAX_INSTANCES, factory)
+    }
+
+    /// Instances of `component`, at most `max` of them.
+    pub fn with_max(
+        component: &str,
+        max: usize,
         factory: impl Fn(&str) -> Result<S, InstanceError> + Send + Sync + 'static,
     ) -> Arc<Self> {
         Arc::new(Self {
             component: component.to_owned(),
             factory: Box::new(factory),
+            max,
             live: Mutex::new(HashMap::new()),
         })
     }
 
     /// The instance name a request addresses.
     pub fn name_of<T>(request: &tonic::Request<T>) -> Result<String, Status> {
+        Self::name_in(request).map(str::to_owned)
+    }
+
+    /// The instance name a request addresses, borrowed from its metadata (no copy on the
+    /// hot path).
+    fn name_in<T>(request: &tonic::Request<T>) -> Result<&str, Status> {
         match request.metadata().get(INSTANCE_HEADER) {
-            None => Ok(DEFAULT_INSTANCE.to_owned()),
+            None => Ok(DEFAULT_INSTANCE),
             Some(v) => {
                 let name = v.to_str().map_err(|_| {
                     Status::invalid_argument(format!("{INSTANCE_HEADER} must be ASCII"))
@@ -64,16 +83,16 @@ impl<S: Clone> Instances<S> {
                         "{INSTANCE_HEADER} must be 1 to 253 characters"
                     )));
                 }
-                Ok(name.to_owned())
+                Ok(name)
             }
         }
     }
 
     /// The initialised instance for `request`.
     pub fn get<T>(&self, request: &tonic::Request<T>) -> Result<S, Status> {
-        let name = Self::name_of(request)?;
+        let name = Self::name_in(request)?;
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.get(&name).cloned().ok_or_else(|| {
+        live.get(name).cloned().ok_or_else(|| {
             Status::with_error_details(
                 Code::FailedPrecondition,
                 format!(
@@ -90,10 +109,10 @@ impl<S: Clone> Instances<S> {
         let name = Self::name_of(request)?;
         {
             let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-            if !live.contains_key(&name) && live.len() >= MAX_INSTANCES {
+            if !live.contains_key(&name) && live.len() >= self.max {
                 return Err(Status::resource_exhausted(format!(
-                    "component {:?} already has {MAX_INSTANCES} instances",
-                    self.component
+                    "component {:?} already has {} instances (its limits.maxInstances)",
+                    self.component, self.max
                 )));
             }
         }

@@ -71,6 +71,11 @@ impl LoadedComponent {
         &self.config.name
     }
 
+    /// The runtime it was compiled in.
+    pub(crate) fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
     /// A load error about this component (e.g. its exports do not fit a world).
     pub(crate) fn error(&self, problem: LoadProblem) -> LoadError {
         load_error(&self.config, problem)

@@ -8,13 +8,17 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use super::pool::IdleList;
+
 /// Epoch tick: the granularity of deadlines and of cooperative yields.
 pub const TICK: Duration = Duration::from_millis(10);
+/// How often idle instances are looked for.
+const SWEEP: Duration = Duration::from_secs(1);
 
 /// The wasmtime engine shared by every component in the process, plus compiled components
 /// already loaded (keyed by content hash), so each component is compiled at most once per
@@ -25,6 +29,8 @@ pub struct Runtime {
     /// Compiled components by the SHA-256 of their bytes.
     pub(super) compiled: Mutex<HashMap<[u8; 32], Component>>,
     stop_ticker: Arc<AtomicBool>,
+    /// Instance pools whose idle instances the ticker thread drops about once a second.
+    idle: Arc<IdleList>,
 }
 
 impl Drop for Runtime {
@@ -60,12 +66,22 @@ impl Runtime {
         let ticker = engine.clone();
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let stop = stop_ticker.clone();
+        let idle = Arc::new(IdleList::default());
+        let sweep = idle.clone();
         std::thread::Builder::new()
             .name("wasmplug-epoch".into())
             .spawn(move || {
+                let mut last_sweep = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(TICK);
                     ticker.increment_epoch();
+                    if last_sweep.elapsed() >= SWEEP {
+                        last_sweep = Instant::now();
+                        let evicted = sweep.sweep(last_sweep);
+                        if evicted > 0 {
+                            tracing::debug!(evicted, "dropped idle instances");
+                        }
+                    }
                 }
             })
             .map_err(|e| wasmtime::Error::msg(format!("cannot start epoch ticker: {e}")))?;
@@ -73,11 +89,17 @@ impl Runtime {
             engine,
             compiled: Mutex::new(HashMap::new()),
             stop_ticker,
+            idle,
         }))
     }
 
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The pools the idle sweeper visits.
+    pub(crate) fn idle(&self) -> &IdleList {
+        &self.idle
     }
 }

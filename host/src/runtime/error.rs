@@ -131,7 +131,7 @@ pub enum LoadProblem {
 }
 
 /// What a file that is not a binary component is instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotAComponent {
     /// No `\0asm` header.
     #[error("not a WebAssembly file (missing the \\0asm header)")]
@@ -144,6 +144,9 @@ pub enum NotAComponent {
     /// Another binary version or layer.
     #[error("unsupported WebAssembly binary version/layer")]
     UnsupportedVersion,
+    /// A component header, but the sections cannot be read.
+    #[error("malformed component: {0}")]
+    Malformed(String),
 }
 
 /// Why a valid component cannot run as configured.
@@ -203,6 +206,9 @@ pub enum InstanceError {
     /// The component's exports do not fit the world of the requested block.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The component is still being loaded (compiled or read from the cache).
+    #[error("component {0:?} is still loading")]
+    Loading(String),
 }
 
 /// Displays an error and every `source()` after it, `: `-separated.

@@ -2,13 +2,15 @@
 //! adapter calls through.
 //!
 //! # Instance lifecycle
-//! A [`Guest`] owns at most one live instance of a component for one Dapr instance name.
-//! Calls into it are serialised (one `tokio` mutex). The first call after [`Guest::init`]
-//! uses the instance `init` built; a trap, a blown deadline or memory exhaustion fails that
-//! call with a [`ComponentError`], drops the instance (its memory may be inconsistent), and
-//! immediately builds a fresh one from the `InstancePre` and re-runs `init` with the same
-//! metadata, so the next call finds a ready instance. Other guests are never affected: each
-//! has its own store, memory and deadline.
+//! A [`Guest`] serves one Dapr instance name with a pool of `concurrency` instances of its
+//! component (default one; see [`super::pool`]), each running one call at a time. The
+//! first call after [`Guest::init`] uses the instance `init` built; a trap, a blown deadline
+//! or memory exhaustion fails that call with a [`ComponentError`], drops the instance (its
+//! memory may be inconsistent), and immediately builds a fresh one from the `InstancePre`,
+//! re-running `init` with the same metadata, so the next call finds a ready instance. An
+//! instance dropped for any other reason (its call was cancelled, it sat idle, it outgrew
+//! its memory) is rebuilt the same way by the next call. Other guests are never affected:
+//! each has its own store, memory and deadline.
 //!
 //! A guest's own error (the WIT `result` of a call) is the `Ok` value of [`Guest::call`];
 //! only host-side faults are its `Err`, so the two can never be confused.
@@ -16,13 +18,15 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
 use super::component::LoadedComponent;
 use super::error::{ComponentError, FaultKind, LoadError, LoadProblem};
-use super::sandbox::{InstanceState, arm};
+use super::pool::{Idle, Live, Pool, recycle_at};
+use super::sandbox::{InstanceState, arm, arm_until};
 use crate::bindings::types;
 use crate::kv::bucket::Bucket;
 
@@ -116,6 +120,14 @@ async fn within<T>(
     tokio::time::timeout(limit, call).await.ok()
 }
 
+/// Runs `call` until `deadline` at most, like [`within`].
+async fn until<T>(
+    deadline: Instant,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> Option<wasmtime::Result<T>> {
+    tokio::time::timeout_at(deadline.into(), call).await.ok()
+}
+
 /// The result of [`within`], with a call that ran out of time turned into a deadline fault
 /// (the store is then unusable and the caller replaces the instance, as after any fault).
 fn expired<T>(
@@ -128,22 +140,6 @@ fn expired<T>(
             "call deadline exceeded while waiting on I/O",
         ))
     })
-}
-
-struct Live<W> {
-    store: Store<InstanceState>,
-    bindings: W,
-    /// Linear memory at which the instance is replaced between calls (see [`recycle_at`]).
-    recycle_at: usize,
-}
-
-/// When an instance holding `baseline` bytes after `init` is recycled: once it has used three
-/// quarters of its headroom under the limit. Linear memory never shrinks, and some guest
-/// runtimes never free what the host passes in (componentize-py 0.25 and componentize-js 0.23
-/// keep every call's argument buffers), so a long-lived instance would otherwise end in a
-/// failed call at the limit; replacing it between calls costs one instantiation and no call.
-fn recycle_at(baseline: usize, max: usize) -> usize {
-    baseline + max.saturating_sub(baseline) / 4 * 3
 }
 
 /// Config metadata are the defaults, `init` metadata override them key by key; Dapr matches
@@ -162,10 +158,8 @@ fn merge_metadata(
     merged
 }
 
-struct Slot<W> {
-    live: Option<Live<W>>,
-    init: Option<Vec<(String, String)>>,
-}
+/// The metadata an instance is initialised with, shared by every instance of a pool.
+type InitMetadata = Arc<[(String, String)]>;
 
 /// One supervised guest instance (see the module docs).
 pub(crate) struct Guest<W: World> {
@@ -173,7 +167,10 @@ pub(crate) struct Guest<W: World> {
     pre: W::Pre,
     instance: String,
     buckets: HashMap<String, Arc<dyn Bucket>>,
-    slot: tokio::sync::Mutex<Slot<W>>,
+    /// The metadata `init` succeeded with: every instance built later is initialised with
+    /// them (after a fault, an idle eviction or a memory recycle).
+    init: std::sync::Mutex<Option<InitMetadata>>,
+    pool: Arc<Pool<W>>,
 }
 
 impl<W: World> std::fmt::Debug for Guest<W> {
@@ -194,15 +191,19 @@ impl<W: World> Guest<W> {
     ) -> Result<Self, LoadError> {
         let pre = W::pre(component.pre.clone())
             .map_err(|e| component.error(LoadProblem::World(e.into())))?;
+        let limits = &component.config.limits;
+        let pool = Arc::new(Pool::new(component.config.concurrency, limits.idle_timeout));
+        if limits.idle_timeout.is_some() {
+            let idle: Arc<dyn Idle> = pool.clone();
+            component.runtime().idle().register(Arc::downgrade(&idle));
+        }
         Ok(Self {
             component,
             pre,
             instance: instance.to_owned(),
             buckets,
-            slot: tokio::sync::Mutex::new(Slot {
-                live: None,
-                init: None,
-            }),
+            init: std::sync::Mutex::new(None),
+            pool,
         })
     }
 
@@ -216,7 +217,7 @@ impl<W: World> Guest<W> {
         }
     }
 
-    /// How long a call may take by the wall clock. The epoch deadline interrupts guest code;
+    /// How long `init` may take by the wall clock. The epoch deadline interrupts guest code;
     /// this also ends a call that is parked in a host wait (a socket read from a peer that
     /// stopped answering), a little after the epoch deadline would have.
     fn wall_limit(&self) -> std::time::Duration {
@@ -225,6 +226,14 @@ impl<W: World> Guest<W> {
 
     fn arm(&self, store: &mut Store<InstanceState>) {
         arm(store, self.component.config.limits.call_timeout);
+    }
+
+    fn init_metadata(&self) -> Option<InitMetadata> {
+        self.init.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_init_metadata(&self, metadata: Option<InitMetadata>) {
+        *self.init.lock().unwrap_or_else(|p| p.into_inner()) = metadata;
     }
 
     /// Classifies a failed call.
@@ -279,6 +288,7 @@ impl<W: World> Guest<W> {
                     store,
                     bindings,
                     recycle_at,
+                    last_used: Instant::now(),
                 }))
             }
             Ok(Err(e)) => Ok(Err(e)),
@@ -289,26 +299,37 @@ impl<W: World> Guest<W> {
     /// (Re)initialises with `metadata` on a fresh instance. The component's config metadata
     /// are the defaults: `metadata` (e.g. daprd's Init properties, from the Dapr component
     /// YAML) overrides them key by key. A guest error leaves the guest uninitialised.
+    ///
+    /// Waits for calls in progress, then drops every pooled instance; one is built and
+    /// initialised now (so a bad configuration fails here), the others on first use.
     pub(crate) async fn init(
         &self,
         metadata: Vec<(String, String)>,
     ) -> Result<Result<(), types::Error>, ComponentError> {
         let metadata = merge_metadata(&self.component.config.metadata, metadata);
-        let mut slot = self.slot.lock().await;
-        slot.live = None;
-        slot.init = None;
+        let Some((_permit, mut slots)) = self.pool.acquire_all().await else {
+            let message = "the instance pool is closed".to_owned();
+            return Err(self.fault("init", FaultKind::Instantiate, message));
+        };
+        self.set_init_metadata(None);
+        for slot in &mut slots {
+            **slot = None;
+        }
         match self.start(&metadata).await? {
             Ok(live) => {
-                slot.live = Some(live);
-                slot.init = Some(metadata);
+                if let Some(first) = slots.first_mut() {
+                    **first = Some(live);
+                }
+                self.set_init_metadata(Some(metadata.into()));
                 Ok(Ok(()))
             }
             Err(e) => Ok(Err(e)),
         }
     }
 
-    /// Runs `f` against the live instance, under the call deadline; on a fault, replaces the
-    /// instance and reports the fault.
+    /// Runs `f` against a live instance under the call deadline, which counts from now: the
+    /// wait for a free instance is part of it. On a fault, replaces the instance and reports
+    /// the fault.
     pub(crate) async fn call<R: Send>(
         &self,
         operation: &'static str,
@@ -318,27 +339,34 @@ impl<W: World> Guest<W> {
         ) -> BoxFuture<'a, wasmtime::Result<R>>
         + Send,
     ) -> Result<R, ComponentError> {
-        let mut slot = self.slot.lock().await;
-        let Some(metadata) = slot.init.clone() else {
+        let limit = self.component.config.limits.call_timeout;
+        let deadline = Instant::now() + limit;
+        let Some((_permit, mut slot)) = self.pool.acquire(deadline).await else {
+            let message = format!(
+                "no instance became free within the {limit:?} call limit ({} calls may run at once)",
+                self.component.config.concurrency
+            );
+            return Err(self.fault(operation, FaultKind::Deadline, message));
+        };
+        let Some(metadata) = self.init_metadata() else {
             let message = "init has not been called (or failed)".to_owned();
             return Err(self.fault(operation, FaultKind::NotInitialized, message));
         };
-        if slot.live.is_none() {
-            match self.start(&metadata).await? {
-                Ok(live) => slot.live = Some(live),
+        // Taken out for the call: if this future is dropped midway, the instance goes with it
+        // and the slot stays empty (see `super::pool`).
+        let mut live = match slot.take() {
+            Some(live) => live,
+            None => match self.start(&metadata).await? {
+                Ok(live) => live,
                 Err(e) => {
                     let message = format!("re-initialising the instance failed: {e:?}");
                     return Err(self.fault(operation, FaultKind::Instantiate, message));
                 }
-            }
-        }
-        // Borrowed in place: the live instance (store and bindings) is never moved per call.
-        let Some(live) = slot.live.as_mut() else {
-            let message = "no live instance after a successful start".to_owned();
-            return Err(self.fault(operation, FaultKind::Instantiate, message));
+            },
         };
-        self.arm(&mut live.store);
-        let done = within(self.wall_limit(), f(&live.bindings, &mut live.store)).await;
+        arm_until(&mut live.store, deadline);
+        let wall = deadline + 2 * super::engine::TICK;
+        let done = until(wall, f(&live.bindings, &mut live.store)).await;
         match expired(done, &mut live.store) {
             Ok(r) => {
                 let limiter = &live.store.data().limiter;
@@ -351,14 +379,17 @@ impl<W: World> Guest<W> {
                         limiter.max_bytes >> 20
                     );
                     // The next call starts a fresh one, re-initialised with the same metadata.
-                    slot.live = None;
+                } else {
+                    live.last_used = Instant::now();
+                    *slot = Some(live);
                 }
                 Ok(r)
             }
             Err(e) => {
                 let fault = self.classify(operation, e, &live.store);
                 tracing::warn!(component = %self.component.name(), instance = %self.instance, "{fault}; replacing the instance");
-                slot.live = self.rebuild(&metadata).await;
+                drop(live);
+                *slot = self.rebuild(&metadata).await;
                 Err(fault)
             }
         }
@@ -405,13 +436,5 @@ mod tests {
             ])
         );
         assert_eq!(merge_metadata(&defaults, Vec::new()), defaults);
-    }
-
-    #[test]
-    fn an_instance_is_recycled_at_three_quarters_of_its_headroom() {
-        assert_eq!(recycle_at(0, 64 << 20), 48 << 20);
-        assert_eq!(recycle_at(16 << 20, 64 << 20), (16 << 20) + (36 << 20));
-        // Already at or past the limit after init: recycled after every call, never negative.
-        assert_eq!(recycle_at(70 << 20, 64 << 20), 70 << 20);
     }
 }

@@ -6,7 +6,8 @@
 //! - `network`: the TCP peers and host names a component may reach;
 //! - [`sandbox`]: one instance's store: WASI context from its grants, memory limit, deadline;
 //! - `stdio`: guest stdout/stderr into `tracing`;
-//! - `guest`: the supervisor that owns one instance and rebuilds it after a fault;
+//! - `guest`: the supervisor that owns a guest's instances and rebuilds them after a fault;
+//! - `pool`: those instances, handed out one call at a time, and their idle eviction;
 //! - [`error`]: the typed errors of all of the above.
 //!
 //! Nothing here knows a building block's types: blocks sit above and call through
@@ -19,6 +20,7 @@ pub mod error;
 pub(crate) mod guest;
 pub mod inspect;
 pub(crate) mod network;
+pub(crate) mod pool;
 pub mod sandbox;
 pub(crate) mod stdio;
 

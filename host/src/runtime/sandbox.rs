@@ -94,8 +94,13 @@ impl InstanceState {
 
 /// Starts the clock of one call: it is interrupted once `timeout` has passed.
 pub(crate) fn arm(store: &mut Store<InstanceState>, timeout: Duration) {
+    arm_until(store, Instant::now() + timeout);
+}
+
+/// Arms the call deadline at `deadline` (a call's deadline counts from its arrival).
+pub(crate) fn arm_until(store: &mut Store<InstanceState>, deadline: Instant) {
     let data = store.data_mut();
-    data.deadline = Instant::now() + timeout;
+    data.deadline = deadline;
     data.deadline_hit = false;
     store.set_epoch_deadline(1);
 }

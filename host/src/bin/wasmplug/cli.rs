@@ -57,7 +57,7 @@ pub enum Command {
         #[arg(long)]
         sockets_folder: Option<PathBuf>,
         /// Wait up to this many seconds for the socket to accept connections (for scripts that
-        /// start `wasmplug serve` in the background: it compiles components before it binds).
+        /// start `wasmplug serve` in the background and call it at once).
         #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
         wait: f64,
         #[command(subcommand)]

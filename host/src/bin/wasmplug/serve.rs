@@ -1,18 +1,17 @@
 //! `wasmplug serve`: every component of a config on its own socket, until SIGINT/SIGTERM.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Loads `config` and serves it in `sockets_folder` (else the folder the environment names).
 pub fn serve(config: &Path, sockets_folder: Option<PathBuf>) -> anyhow::Result<()> {
-    let host = Arc::new(wasmplug::Host::load(config)?);
+    let config = wasmplug::config::Config::load(config)?;
     let folder = sockets_folder.unwrap_or_else(wasmplug::bridge::sockets_folder);
     crate::rt::tokio_runtime()?.block_on(async {
         let term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
-        wasmplug::bridge::serve(host, &folder, shutdown_signal(term)).await?;
+        wasmplug::bridge::serve_config(config, &folder, shutdown_signal(term)).await?;
         Ok(())
     })
 }
