@@ -1,13 +1,15 @@
 //! Durable bucket backend: one embedded redb database file per bucket.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
 
 use super::bucket::{
-    Bucket, CommitError, KvError, KvFuture, Versioned, Write, holds, validate_writes,
+    Bucket, CommitError, KvError, KvFuture, Precondition, Versioned, Write, holds,
 };
+use super::group::{GroupCommit, Outcome, Queue};
 
 /// key -> 8-byte little-endian version followed by the value.
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
@@ -15,15 +17,18 @@ const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const LAST_VERSION: &str = "last_version";
 
-/// A bucket stored in its own redb file. A commit is one redb write transaction committed
-/// with immediate durability: when `commit` returns, the data is on disk. Commits run on
-/// tokio's blocking pool (the fsync), so they never stall an executor thread.
+/// A bucket stored in its own redb file. Commits are group-committed (`group.rs`): those
+/// that arrive while an earlier transaction is being made durable share the next redb write
+/// transaction, committed with immediate durability, so they share one fsync. When `commit`
+/// returns, the data is on disk. Transactions run on tokio's blocking pool (the fsync), so
+/// they never stall an executor thread.
 #[derive(Clone)]
 pub struct DurableBucket(Arc<Db>);
 
 struct Db {
     db: Database,
     path: std::path::PathBuf,
+    queue: Arc<Queue>,
 }
 
 impl std::fmt::Debug for DurableBucket {
@@ -45,6 +50,11 @@ impl DurableBucket {
             std::fs::create_dir_all(dir).map_err(|e| backend(dir, "creating directory", e))?;
         }
         let db = Database::create(path).map_err(|e| backend(path, "opening", e))?;
+        Self::on(db, path)
+    }
+
+    /// The bucket in `db`, opened from `path` (named in errors).
+    fn on(db: Database, path: &Path) -> Result<Self, KvError> {
         // Create the tables up front so readers never see "table does not exist".
         let txn = db
             .begin_write()
@@ -59,6 +69,7 @@ impl DurableBucket {
         Ok(Self(Arc::new(Db {
             db,
             path: path.to_owned(),
+            queue: Arc::default(),
         })))
     }
 }
@@ -96,58 +107,6 @@ impl Db {
         }
     }
 
-    fn commit_now(&self, writes: &[Write]) -> Result<Vec<u64>, CommitError> {
-        validate_writes(writes)?;
-        let txn = self.db.begin_write().map_err(|e| self.err("writing", e))?;
-        let mut versions = Vec::with_capacity(writes.len());
-        {
-            let mut entries = txn
-                .open_table(ENTRIES)
-                .map_err(|e| self.err("writing", e))?;
-            let mut meta = txn.open_table(META).map_err(|e| self.err("writing", e))?;
-            let mut next = meta
-                .get(LAST_VERSION)
-                .map_err(|e| self.err("writing", e))?
-                .map(|v| v.value())
-                .unwrap_or(0);
-            let mut buf = Vec::new();
-            for (i, w) in writes.iter().enumerate() {
-                // Reads inside the write transaction see its own earlier writes, so the
-                // precondition is checked against the in-commit state.
-                let current = entries
-                    .get(w.key.as_str())
-                    .map_err(|e| self.err("writing", e))?
-                    .and_then(|raw| version_of(raw.value()));
-                if !holds(w.precondition, current) {
-                    // Dropping `txn` without commit aborts it: nothing is written.
-                    return Err(CommitError::Conflict(u32::try_from(i).unwrap_or(u32::MAX)));
-                }
-                match &w.value {
-                    Some(value) => {
-                        next += 1;
-                        buf.clear();
-                        buf.extend_from_slice(&next.to_le_bytes());
-                        buf.extend_from_slice(value);
-                        entries
-                            .insert(w.key.as_str(), buf.as_slice())
-                            .map_err(|e| self.err("writing", e))?;
-                        versions.push(next);
-                    }
-                    None => {
-                        entries
-                            .remove(w.key.as_str())
-                            .map_err(|e| self.err("writing", e))?;
-                        versions.push(0);
-                    }
-                }
-            }
-            meta.insert(LAST_VERSION, next)
-                .map_err(|e| self.err("writing", e))?;
-        }
-        txn.commit().map_err(|e| self.err("committing", e))?;
-        Ok(versions)
-    }
-
     fn keys_after_now(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, KvError> {
         let txn = self.db.begin_read().map_err(|e| self.err("listing", e))?;
         let table = txn
@@ -169,6 +128,109 @@ impl Db {
     }
 }
 
+type Entries<'txn> = Table<'txn, &'static str, &'static [u8]>;
+
+impl GroupCommit for Db {
+    fn commit_group(&self, commits: &[&[Write]]) -> Result<Vec<Outcome>, KvError> {
+        let txn = self.db.begin_write().map_err(|e| self.err("writing", e))?;
+        let mut outcomes = Vec::with_capacity(commits.len());
+        {
+            let mut entries = txn
+                .open_table(ENTRIES)
+                .map_err(|e| self.err("writing", e))?;
+            let mut meta = txn.open_table(META).map_err(|e| self.err("writing", e))?;
+            let mut last = meta
+                .get(LAST_VERSION)
+                .map_err(|e| self.err("writing", e))?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            for writes in commits {
+                // Reads inside the write transaction see its earlier writes: each commit is
+                // checked against the state the commits before it in the group left.
+                let outcome = match self.first_conflict(&entries, last, writes)? {
+                    Some(i) => Err(CommitError::Conflict(u32::try_from(i).unwrap_or(u32::MAX))),
+                    None => Ok(self.apply(&mut entries, &mut last, writes)?),
+                };
+                outcomes.push(outcome);
+            }
+            meta.insert(LAST_VERSION, last)
+                .map_err(|e| self.err("writing", e))?;
+        }
+        // An error anywhere above drops `txn` uncommitted, which aborts the whole group.
+        txn.commit().map_err(|e| self.err("committing", e))?;
+        Ok(outcomes)
+    }
+}
+
+impl Db {
+    /// The index of the first write of `writes` whose precondition fails, or `None`. Checked
+    /// before anything is written, so a commit that fails writes nothing while the rest of
+    /// its group still applies. A write sees the earlier ones of its own commit through an
+    /// overlay of what they would do (key -> version, `None` once deleted), numbered from
+    /// `last` exactly as [`Db::apply`] will number them.
+    fn first_conflict(
+        &self,
+        entries: &Entries<'_>,
+        mut last: u64,
+        writes: &[Write],
+    ) -> Result<Option<usize>, KvError> {
+        let mut overlay: HashMap<&str, Option<u64>> = HashMap::new();
+        for (i, w) in writes.iter().enumerate() {
+            if w.precondition != Precondition::Any {
+                let current = match overlay.get(w.key.as_str()) {
+                    Some(&current) => current,
+                    None => entries
+                        .get(w.key.as_str())
+                        .map_err(|e| self.err("writing", e))?
+                        .and_then(|raw| version_of(raw.value())),
+                };
+                if !holds(w.precondition, current) {
+                    return Ok(Some(i));
+                }
+            }
+            let version = w.value.as_ref().map(|_| {
+                last += 1;
+                last
+            });
+            overlay.insert(w.key.as_str(), version);
+        }
+        Ok(None)
+    }
+
+    /// Writes `writes`, each new value with the next version after `last`; returns each
+    /// write's version (0 for deletes).
+    fn apply(
+        &self,
+        entries: &mut Entries<'_>,
+        last: &mut u64,
+        writes: &[Write],
+    ) -> Result<Vec<u64>, KvError> {
+        let mut versions = Vec::with_capacity(writes.len());
+        let mut buf = Vec::new();
+        for w in writes {
+            match &w.value {
+                Some(value) => {
+                    *last += 1;
+                    buf.clear();
+                    buf.extend_from_slice(&last.to_le_bytes());
+                    buf.extend_from_slice(value);
+                    entries
+                        .insert(w.key.as_str(), buf.as_slice())
+                        .map_err(|e| self.err("writing", e))?;
+                    versions.push(*last);
+                }
+                None => {
+                    entries
+                        .remove(w.key.as_str())
+                        .map_err(|e| self.err("writing", e))?;
+                    versions.push(0);
+                }
+            }
+        }
+        Ok(versions)
+    }
+}
+
 impl Bucket for DurableBucket {
     fn get<'a>(&'a self, key: &'a str) -> KvFuture<'a, Result<Option<Versioned>, KvError>> {
         // A read transaction on the page cache: short enough to run inline.
@@ -176,16 +238,7 @@ impl Bucket for DurableBucket {
     }
 
     fn commit(&self, writes: Vec<Write>) -> KvFuture<'_, Result<Vec<u64>, CommitError>> {
-        let db = self.0.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || db.commit_now(&writes))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(CommitError::Kv(KvError::Backend(format!(
-                        "the commit task failed: {e}"
-                    ))))
-                })
-        })
+        Box::pin(self.0.queue.clone().commit(self.0.clone(), writes))
     }
 
     fn keys_after<'a>(
@@ -196,3 +249,6 @@ impl Bucket for DurableBucket {
         Box::pin(std::future::ready(self.0.keys_after_now(after, limit)))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,9 +8,10 @@
 //!
 //! Backends:
 //! - [`memory::MemoryBucket`]: a `BTreeMap` behind a per-bucket mutex; lost on exit.
-//! - [`durable::DurableBucket`]: one embedded [`redb`] database file per bucket; a commit is
-//!   one redb write transaction with immediate durability, so an acknowledged write
-//!   survives a crash or restart. Writers to *different* buckets never contend.
+//! - [`durable::DurableBucket`]: one embedded [`redb`] database file per bucket; commits are
+//!   redb write transactions with immediate durability, so an acknowledged write survives a
+//!   crash or restart. Concurrent commits to one bucket share a transaction and its fsync
+//!   (group commit, `group.rs`); writers to *different* buckets never contend.
 //! - [`redis::RedisBucket`]: a bucket in a Redis server or Cluster, shared by every
 //!   process configured with the same store; a commit is one server-side script.
 //!
@@ -22,6 +23,7 @@
 
 pub mod bucket;
 pub mod durable;
+mod group;
 pub mod manager;
 pub mod memory;
 pub mod redis;
