@@ -78,12 +78,38 @@ impl Host {
             config.data_dir.clone(),
             &config.key_value_stores,
         )?);
+        // Components load side by side: from the compile cache a load is mostly reading and
+        // copying the artifact, and compiling is spread over threads by Cranelift anyway.
+        let loaded: Vec<Result<LoadedComponent, LoadError>> = std::thread::scope(|scope| {
+            let loads: Vec<_> = config
+                .components
+                .iter()
+                .map(|c| {
+                    let runtime = runtime.clone();
+                    let cache_dir = config.cache_dir.as_deref();
+                    scope.spawn(move || LoadedComponent::load(runtime, c.clone(), cache_dir))
+                })
+                .collect();
+            loads
+                .into_iter()
+                .zip(&config.components)
+                .map(|(load, c)| {
+                    load.join().unwrap_or_else(|_| {
+                        Err(LoadError {
+                            component: c.name.clone(),
+                            path: c.wasm.clone(),
+                            problem: crate::runtime::error::LoadProblem::Panicked,
+                        })
+                    })
+                })
+                .collect()
+        });
         let mut components = BTreeMap::new();
-        for c in &config.components {
-            let loaded =
-                LoadedComponent::load(runtime.clone(), c.clone(), config.cache_dir.as_deref())?;
-            tracing::debug!(component = %c.name, cache = ?loaded.cache, "component loaded");
-            components.insert(c.name.clone(), Arc::new(loaded));
+        // The first failing component in file order is the error, as when loading one by one.
+        for loaded in loaded {
+            let loaded = loaded?;
+            tracing::debug!(component = %loaded.name(), cache = ?loaded.cache, "component loaded");
+            components.insert(loaded.name().to_owned(), Arc::new(loaded));
         }
         Ok(Self {
             config,

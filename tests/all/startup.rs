@@ -123,3 +123,34 @@ async fn discovery_started_with_the_server_finds_every_component() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn export_names_read_before_compiling_match_the_compiled_component() {
+    let engine = wasmplug::Runtime::shared();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "wasm") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let scanned = wasmplug::runtime::inspect::exported_services(&bytes).unwrap();
+        let compiled = engine
+            .compile("scan", &path, &bytes, Some(&support::cache_dir()))
+            .unwrap()
+            .0;
+        let info = wasmplug::runtime::ComponentInfo::of(engine.engine(), &compiled);
+        assert_eq!(scanned, info.services, "{}", path.display());
+        // Cut anywhere, the bytes are an error, never a panic or a wrong answer.
+        for cut in [9, bytes.len() / 3, bytes.len() - 1] {
+            assert!(
+                wasmplug::runtime::inspect::exported_services(&bytes[..cut]).is_err(),
+                "{} cut at {cut}",
+                path.display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} guests in {}", dir.display());
+}

@@ -91,8 +91,7 @@ pub async fn serve_config(
             .map_err(|e| unreadable(format!("{}: {e}", c.wasm.display())))?;
         plan.push((c.clone(), services));
     }
-    let loading = tokio::task::spawn_blocking(move || Host::from_config(config));
-    serve_plan(plan, HostCell::default(), Some(loading), folder, shutdown).await
+    serve_plan(plan, HostCell::default(), Some(config), folder, shutdown).await
 }
 
 type Loading = tokio::task::JoinHandle<Result<Host, crate::embed::Error>>;
@@ -157,10 +156,12 @@ async fn bind_all(
     Ok(servers)
 }
 
+/// Serves `plan`; with `load`, the host is loaded from that config once every socket is
+/// bound (so loading never delays a socket), else `cell` already holds it.
 async fn serve_plan(
     plan: Vec<(ComponentConfig, Vec<Service>)>,
     cell: HostCell,
-    loading: Option<Loading>,
+    load: Option<Config>,
     folder: &Path,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), BridgeError> {
@@ -175,14 +176,16 @@ async fn serve_plan(
     let mut servers = bind_all(&plan, &cell, folder, &mut files, &stop_rx).await?;
     let sockets = files.0.len();
     let ready_line = || tracing::info!(folder = %folder.display(), sockets, "wasmplug ready: serving {sockets} component(s) in {}", folder.display());
-    let mut loading = match loading {
+    let mut loading: Option<Loading> = match load {
         None => {
             ready_line();
             None
         }
-        Some(l) => {
+        Some(config) => {
             tracing::info!(folder = %folder.display(), sockets, "wasmplug listening: {sockets} socket(s) in {}; loading the components", folder.display());
-            Some(l)
+            Some(tokio::task::spawn_blocking(move || {
+                Host::from_config(config)
+            }))
         }
     };
 

@@ -128,6 +128,9 @@ pub enum LoadProblem {
     /// Its exports do not have the shape of its block's world.
     #[error("does not match its world")]
     World(#[source] BoxError),
+    /// Loading it panicked (a bug in wasmplug or wasmtime, reported rather than aborting).
+    #[error("loading panicked")]
+    Panicked,
 }
 
 /// What a file that is not a binary component is instead.

@@ -123,33 +123,48 @@ impl ComponentInfo {
 }
 
 /// The block services a component exports, read off its top-level export section without
-/// compiling it: a few milliseconds even for a 20 MB component, so the bridge can bind its
+/// compiling it (nested modules are skipped unread: well under a millisecond even for a 20 MB
+/// component), so the bridge can bind its
 /// sockets and answer reflection before anything is compiled. Compiling validates the
 /// component fully later; this only has to find the names.
 pub fn exported_services(bytes: &[u8]) -> Result<Vec<Service>, NotAComponent> {
     check_is_component(bytes)?;
+    let malformed =
+        |e: wasmparser::BinaryReaderError| NotAComponent::Malformed(e.message().to_owned());
     let mut services = Vec::new();
-    // Nested modules and components have exports of their own; only depth 0 counts.
-    let mut depth = 0usize;
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        let payload = payload.map_err(|e| NotAComponent::Malformed(e.message().to_owned()))?;
-        match payload {
-            wasmparser::Payload::ModuleSection { .. }
-            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
-            wasmparser::Payload::End(_) => {
-                if depth == 0 {
-                    break;
-                }
-                depth -= 1;
+    let mut parser = wasmparser::Parser::new(0);
+    let mut offset = 0;
+    loop {
+        let Some(rest) = bytes.get(offset..) else {
+            return Err(NotAComponent::Malformed("truncated".to_owned()));
+        };
+        let (consumed, payload) = match parser.parse(rest, true).map_err(malformed)? {
+            wasmparser::Chunk::Parsed { consumed, payload } => (consumed, payload),
+            // With `eof` set the parser never asks for more; treat it as truncation.
+            wasmparser::Chunk::NeedMoreData(_) => {
+                return Err(NotAComponent::Malformed("truncated".to_owned()));
             }
-            wasmparser::Payload::ComponentExportSection(exports) if depth == 0 => {
+        };
+        offset += consumed;
+        match payload {
+            // Nested modules and components (the bulk of the bytes) have exports of their
+            // own: skipped unread (the outer parser expects the bytes after them next), only
+            // the top level counts.
+            wasmparser::Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | wasmparser::Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
+                offset = unchecked_range.end;
+            }
+            wasmparser::Payload::ComponentExportSection(exports) => {
                 for export in exports {
-                    let export =
-                        export.map_err(|e| NotAComponent::Malformed(e.message().to_owned()))?;
-                    let name = export.name.name;
+                    let name = export.map_err(malformed)?.name.name;
                     services.extend(Service::ALL.iter().filter(|s| s.wit_export() == name));
                 }
             }
+            wasmparser::Payload::End(_) => break,
             _ => {}
         }
     }
