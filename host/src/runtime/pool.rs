@@ -100,6 +100,11 @@ impl<W: Send + Sync> Idle for Pool<W> {
         };
         let mut evicted = 0;
         for slot in &self.slots {
+            // The sweeper takes a permit like a call does, so a caller holding a permit
+            // always finds an unlocked slot. None free: every slot is in use, none idle.
+            let Ok(_permit) = self.free.try_acquire() else {
+                break;
+            };
             // A slot in use is not idle; a slot being built is locked too.
             if let Ok(mut s) = slot.try_lock()
                 && s.as_ref()
@@ -154,6 +159,30 @@ mod tests {
         assert_eq!(recycle_at(16 << 20, 64 << 20), (16 << 20) + (36 << 20));
         // Already at or past the limit after init: recycled after every call, never negative.
         assert_eq!(recycle_at(70 << 20, 64 << 20), 70 << 20);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sweeper_never_makes_a_caller_miss_a_free_slot() {
+        // The sweeper looks at slots while calls come and go: a caller holding a permit
+        // must always find an unlocked slot (it once could not, when the sweeper locked one
+        // without a permit, and the call failed as if the pool had been full).
+        let pool: std::sync::Arc<Pool<()>> =
+            std::sync::Arc::new(Pool::new(1, Some(Duration::from_secs(1))));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sweeper = {
+            let (pool, stop) = (pool.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    pool.evict_idle(Instant::now());
+                }
+            })
+        };
+        for _ in 0..20_000 {
+            let got = pool.acquire(Instant::now() + Duration::from_secs(1)).await;
+            assert!(got.is_some(), "a free slot was missed");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        sweeper.join().unwrap();
     }
 
     #[tokio::test]
