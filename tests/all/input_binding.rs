@@ -137,7 +137,6 @@ async fn daprd_properties_override_config_metadata() {
 /// instance name; what the app sends out comes back in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_socket_serves_an_input_and_an_output_binding() {
-    use tonic_reflection::pb::v1alpha as ra;
     use wasmplug::blocks::bindings::output::{GrpcOutputBinding, InvokeRequest, OutputBinding};
     let served = crate::bridge::serve(&format!(
         "  - name: loop\n    type: bindings\n    wasm: {:?}\n    grants:\n      keyValue:\n        - bucket: loopback\n          backend: memory\n",
@@ -145,27 +144,7 @@ async fn one_socket_serves_an_input_and_an_output_binding() {
     ))
     .await;
     let socket = served.socket("loop");
-    let channel = wasmplug::blocks::state::grpc::connect_socket(&socket)
-        .await
-        .unwrap();
-    let mut reflection = ra::server_reflection_client::ServerReflectionClient::new(channel);
-    let request = ra::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(ra::server_reflection_request::MessageRequest::ListServices(
-            String::new(),
-        )),
-    };
-    let mut stream = reflection
-        .server_reflection_info(tokio_stream::iter(vec![request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(ra::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
-        stream.message().await.unwrap().unwrap().message_response
-    else {
-        panic!("no service list")
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    let names = crate::output_binding::reflected_services(&socket).await;
     assert!(
         names.contains(&"dapr.proto.components.v1.InputBinding".to_owned()),
         "{names:?}"

@@ -2,40 +2,13 @@
 //! start): `wasmplug serve` binds every socket and answers reflection before it compiles
 //! anything, and block calls that arrive while the components load wait for them.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tonic_reflection::pb::v1alpha as ra;
 use wasmplug::blocks::state::{GetRequest, GrpcStateStore, Metadata, SetRequest, StateStore};
 
+use crate::output_binding::reflected_services;
 use crate::support;
-
-/// The services a socket advertises through reflection v1alpha, as daprd asks.
-async fn list_services(socket: &Path) -> Vec<String> {
-    let channel = wasmplug::blocks::state::grpc::connect_socket(socket)
-        .await
-        .unwrap();
-    let mut client = ra::server_reflection_client::ServerReflectionClient::new(channel);
-    let request = ra::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(ra::server_reflection_request::MessageRequest::ListServices(
-            String::new(),
-        )),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream::iter(vec![request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let resp = stream.message().await.unwrap().unwrap();
-    let Some(ra::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
-        resp.message_response
-    else {
-        panic!("unexpected reflection answer {resp:?}")
-    };
-    list.service.into_iter().map(|s| s.name).collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_started_with_the_server_finds_every_component() {
@@ -96,7 +69,7 @@ async fn discovery_started_with_the_server_finds_every_component() {
         ("events", "dapr.proto.components.v1.PubSub"),
         ("upper", "dapr.proto.components.v1.OutputBinding"),
     ] {
-        let services = list_services(&folder.join(format!("{name}.sock"))).await;
+        let services = reflected_services(&folder.join(format!("{name}.sock"))).await;
         assert!(
             services.iter().any(|s| s == service),
             "{name}: {services:?}"

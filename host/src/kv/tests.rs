@@ -8,7 +8,7 @@ use super::durable::DurableBucket;
 use super::memory::MemoryBucket;
 use super::redis::{RedisBucket, RedisConfig, RedisStore};
 
-fn put(key: &str, precondition: Precondition, value: &[u8]) -> Write {
+pub(in crate::kv) fn put(key: &str, precondition: Precondition, value: &[u8]) -> Write {
     Write {
         key: key.into(),
         precondition,
@@ -16,7 +16,7 @@ fn put(key: &str, precondition: Precondition, value: &[u8]) -> Write {
     }
 }
 
-fn del(key: &str, precondition: Precondition) -> Write {
+pub(in crate::kv) fn del(key: &str, precondition: Precondition) -> Write {
     Write {
         key: key.into(),
         precondition,

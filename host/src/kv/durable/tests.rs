@@ -10,22 +10,7 @@ use redb::backends::InMemoryBackend;
 use super::*;
 use crate::kv::MAX_KEY_LEN;
 use crate::kv::group::GroupCommit;
-
-fn put(key: &str, precondition: Precondition, value: &[u8]) -> Write {
-    Write {
-        key: key.into(),
-        precondition,
-        value: Some(value.to_vec()),
-    }
-}
-
-fn del(key: &str, precondition: Precondition) -> Write {
-    Write {
-        key: key.into(),
-        precondition,
-        value: None,
-    }
-}
+use crate::kv::tests::{del, put};
 
 fn bucket() -> (tempfile::TempDir, DurableBucket) {
     let dir = tempfile::tempdir().unwrap();
